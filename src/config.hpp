@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "result.hpp"
+
+namespace hellod {
+
+// One entry of `listen:`: "host:port", "[v6addr]:port" or "unix:/path".
+struct ListenAddress {
+  enum class Kind { tcp4, tcp6, unix_path };
+  Kind kind = Kind::tcp4;
+  std::string host;  // numeric address, without brackets; empty for unix
+  std::uint16_t port = 0;
+  std::string path;  // unix socket path; empty for TCP
+
+  // The spelling used in logs and STATUS=, e.g. "0.0.0.0:8080", "[::1]:80",
+  // "unix:/run/hellod.sock".
+  [[nodiscard]] std::string to_string() const;
+  bool operator==(const ListenAddress&) const = default;
+};
+
+struct ResponseConfig {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body = "Hello, World!\n";
+  // Extra headers in the order the file gives them.
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool operator==(const ResponseConfig&) const = default;
+};
+
+struct Timeouts {
+  std::chrono::milliseconds header{10'000};
+  std::chrono::milliseconds keepalive{60'000};
+  std::chrono::milliseconds send{30'000};
+  std::chrono::milliseconds shutdown{30'000};
+  bool operator==(const Timeouts&) const = default;
+};
+
+struct Limits {
+  std::uint32_t max_connections = 10'000;
+  std::uint32_t max_header_bytes = 8192;
+  std::uint64_t max_body_bytes = 1'048'576;
+  std::uint32_t keepalive_requests = 10'000;
+  bool operator==(const Limits&) const = default;
+};
+
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+enum class LogTarget { automatic, stderr_stream, journal };
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+  bool access = false;
+  LogTarget target = LogTarget::automatic;
+  bool operator==(const LogConfig&) const = default;
+};
+
+// The validated, immutable settings hellod runs on. A default-constructed
+// Config is the embedded default used when /etc/hellod.yaml is absent.
+struct Config {
+  std::vector<ListenAddress> listen{ListenAddress{ListenAddress::Kind::tcp4, "0.0.0.0", 8080, {}}};
+  unsigned workers = 1;  // "auto" is resolved to the CPU count when loading
+  ResponseConfig response;
+  Timeouts timeouts;
+  Limits limits;
+  LogConfig log;
+  bool operator==(const Config&) const = default;
+};
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/hellod.yaml";
+
+// Reads and validates a YAML file. Every error message names the file, the
+// 1-based line and column and the key path, e.g.
+// "hellod.yaml:7:11: response.status: expected an integer 200..599, got \"abc\"".
+Result<Config> load_config_file(const std::string& path);
+
+// Validates YAML text; file_name is only used in messages. Relative
+// body_file paths are resolved against the current directory.
+Result<Config> parse_config(std::string_view yaml_text, std::string_view file_name);
+
+}  // namespace hellod
