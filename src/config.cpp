@@ -151,7 +151,7 @@ void read_map(const Field& map, Handlers handlers) {
   if (!map.node().IsMap()) map.fail("expected a map of settings, got " + describe(map.node()));
   std::vector<std::string> seen;
   for (const auto& item : map.node()) {
-    const std::string& name = map.at(item.first).scalar("a key name");
+    const std::string name = map.at(item.first).scalar("a key name");
     const Field key = map.child(item.first, name);
     const auto* handler = std::find_if(handlers.begin(), handlers.end(),
                                        [&](const auto& h) { return h.first == name; });
@@ -258,7 +258,7 @@ std::vector<std::pair<std::string, std::string>> read_headers(const Field& field
   if (field.node().IsNull()) return headers;
   if (!field.node().IsMap()) field.fail("expected a map of header names to values");
   for (const auto& item : field.node()) {
-    const std::string& name = field.at(item.first).scalar("a header name");
+    const std::string name = field.at(item.first).scalar("a header name");
     const Field key = field.child(item.first, name);
     if (const auto problem = header_name_problem(name)) key.fail(*problem);
     const bool repeated = std::any_of(headers.begin(), headers.end(),
@@ -320,27 +320,26 @@ Limits read_limits(const Field& field) {
   return l;
 }
 
+LogLevel read_log_level(const Field& field) {
+  const auto level = parse_log_level(field.scalar("a log level"));
+  if (!level) {
+    field.fail("expected one of trace, debug, info, warn, error, critical, off, got " +
+               describe(field.node()));
+  }
+  return *level;
+}
+
+LogTarget read_log_target(const Field& field) {
+  const auto target = parse_log_target(field.scalar("a log target"));
+  if (!target) field.fail("expected one of auto, stderr, journal, got " + describe(field.node()));
+  return *target;
+}
+
 LogConfig read_log(const Field& field) {
   LogConfig log;
-  read_map(field, {{"level",
-                    [&](const Field& v) {
-                      const auto level = parse_log_level(v.scalar("a log level"));
-                      if (!level) {
-                        v.fail(
-                            "expected one of trace, debug, info, warn, error, critical, off, "
-                            "got " +
-                            describe(v.node()));
-                      }
-                      log.level = *level;
-                    }},
+  read_map(field, {{"level", [&](const Field& v) { log.level = read_log_level(v); }},
                    {"access", [&](const Field& v) { log.access = read_bool(v); }},
-                   {"target", [&](const Field& v) {
-                      const auto target = parse_log_target(v.scalar("a log target"));
-                      if (!target) {
-                        v.fail("expected one of auto, stderr, journal, got " + describe(v.node()));
-                      }
-                      log.target = *target;
-                    }}});
+                   {"target", [&](const Field& v) { log.target = read_log_target(v); }}});
   return log;
 }
 
