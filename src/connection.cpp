@@ -1,0 +1,384 @@
+#include "connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <exception>
+#include <string>
+
+#include "log.hpp"
+#include "worker.hpp"
+
+namespace hellod {
+namespace {
+
+// Over this much unsent output a connection stops reading until the client
+// catches up, so a client that pipelines without reading costs bounded memory.
+constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+// Buffers gathered for one writev; IOV_MAX is 1024, and a batch this size is
+// already far past the point where one more syscall matters.
+constexpr std::size_t kMaxBatchBuffers = 128;
+
+uv_buf_t as_buf(std::string_view bytes) {
+  return uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+}
+
+}  // namespace
+
+// Output that could not be written at once, and input parked while it
+// drains. Allocated only for a connection that has some, so an idle
+// keep-alive connection owns no buffer.
+struct PendingOutput {
+  uv_write_t write_request{};
+  uv_shutdown_t shutdown_request{};
+  std::string in_flight;  // handed to uv_write: never touched until it completes
+  std::string queued;     // responses produced while in_flight is on its way
+  std::string held_input;
+  bool writing = false;
+};
+
+// libuv calls plain C functions; these forward to the Connection in
+// handle.data and keep exceptions from crossing into libuv.
+struct ConnectionCallbacks {
+  static Connection& of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
+
+  template <typename Body>
+  static void guarded(Connection& connection, Body&& body) {
+    try {
+      body();
+    } catch (const std::exception& error) {
+      spdlog::error("connection failed: {}", error.what());
+      connection.close();
+    }
+  }
+
+  static void on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+    *buf = of(handle).worker_.read_buffer();
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    Connection& connection = of(reinterpret_cast<uv_handle_t*>(stream));
+    guarded(connection, [&] {
+      if (nread > 0) {
+        connection.on_read(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+      } else if (nread < 0) {
+        connection.on_read_error(nread);
+      }
+    });
+  }
+
+  static void on_write(uv_write_t* request, int status) {
+    auto& connection = *static_cast<Connection*>(request->data);
+    guarded(connection, [&] { connection.on_write_done(status); });
+  }
+
+  static void on_shutdown(uv_shutdown_t* request, int status) {
+    auto& connection = *static_cast<Connection*>(request->data);
+    if (status < 0 && status != UV_ECANCELED) connection.close();
+  }
+
+  static void on_close(uv_handle_t* handle) {
+    Connection* connection = &of(handle);
+    connection->worker_.release(connection);
+  }
+};
+
+Connection::Connection(Worker& worker) : worker_(worker) {}
+
+Connection::~Connection() = default;
+
+bool Connection::start(uv_stream_t* server, bool unix_socket) {
+  const int init = unix_socket ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
+                               : uv_tcp_init(worker_.loop(), &handle_.tcp);
+  if (init < 0) return false;  // nothing to close: the caller frees us
+  handle_.handle.data = this;
+  int status = uv_accept(server, stream());
+  // Whole responses go out in one write, so Nagle's algorithm would only
+  // delay them.
+  if (status == 0 && !unix_socket) status = uv_tcp_nodelay(&handle_.tcp, 1);
+  if (status == 0)
+    status = uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
+  if (status < 0) {
+    spdlog::debug("accept failed: {}", uv_strerror(status));
+    close();  // the close callback frees us
+    return true;
+  }
+  reading_ = true;
+  parser_.set_capture_target(worker_.config().log.access);
+  worker_.wait(*this,
+               Wait::header);  // RFC 9112 has no rule; h2o and nginx time out a silent client
+  return true;
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  DeadlineList::remove(*this);
+  uv_close(&handle_.handle, ConnectionCallbacks::on_close);
+}
+
+void Connection::on_deadline() {
+  spdlog::debug("closing a connection whose timeout expired");
+  close();
+}
+
+void Connection::drain() {
+  if (closing_ || lingering_) return;
+  const bool writing = output_ != nullptr && output_->writing;
+  if (!parser_.mid_request() && !writing) close();
+  // A busy connection finishes its response, which says Connection: close
+  // because the worker is draining; after_output() then closes it.
+}
+
+void Connection::on_read(std::string_view data) {
+  // After the last response, or once our side is shut down, input is only
+  // read to notice the client's EOF.
+  if (lingering_ || close_after_output_) return;
+  process(data);
+  after_output();
+}
+
+void Connection::on_read_error(ssize_t status) {
+  if (status != UV_EOF) {
+    spdlog::debug("read failed: {}", uv_strerror(static_cast<int>(status)));
+    close();
+    return;
+  }
+  peer_done_ = true;
+  uv_read_stop(stream());
+  reading_ = false;
+  // A half-closed client still gets the responses already produced.
+  if (output_ != nullptr && output_->writing) return;
+  close();
+}
+
+void Connection::process(std::string_view data) {
+  const RequestLimits& limits = worker_.request_limits();
+  while (!data.empty() && !close_after_output_ && !closing_) {
+    const ParseEvent event = parser_.feed(data, limits);
+    data.remove_prefix(event.consumed);
+    if (!handle_event(event)) break;
+    if (pending_bytes() > kMaxPendingOutput) {
+      hold_input(data);
+      break;
+    }
+  }
+  flush();
+}
+
+bool Connection::handle_event(const ParseEvent& event) {
+  switch (event.kind) {
+    case ParseEvent::Kind::request:
+      answer(event);
+      return true;
+    case ParseEvent::Kind::error:
+      answer_error(event.error_status);
+      return false;
+    case ParseEvent::Kind::need_more:
+      break;
+  }
+  return false;
+}
+
+void Connection::answer(const ParseEvent& event) {
+  ++requests_;
+  const Config& config = worker_.config();
+  // RFC 9112 §9.6: the last response on a connection says Connection: close.
+  const bool last =
+      !event.keep_alive || requests_ >= config.limits.keepalive_requests || worker_.draining();
+  ConnectionHeader connection = ConnectionHeader::none;
+  if (last) {
+    connection = ConnectionHeader::close;
+  } else if (event.http10) {
+    connection = ConnectionHeader::keep_alive;  // RFC 9112 §9.3: 1.0 persistence is opt-in
+  }
+  const Response& response = worker_.responses().configured;
+  const ResponseBytes bytes = response.bytes(connection, event.head);
+  queue(bytes);
+  worker_.count_request(false);
+  if (config.log.access) {
+    log_access(parser_.method(), parser_.target(), response.status(), bytes.size(), peer_name());
+  }
+  close_after_output_ = last;
+}
+
+void Connection::answer_error(int status) {
+  spdlog::debug("rejecting a malformed request with {}", status);
+  queue(worker_.responses().for_error(status).bytes(ConnectionHeader::close, false));
+  worker_.count_request(true);
+  close_after_output_ = true;
+}
+
+void Connection::queue(ResponseBytes bytes) {
+  if (output_ != nullptr && output_->writing) {
+    // Order matters: behind a write in progress, responses queue as copies.
+    output_->queued.append(bytes.head).append(bytes.body);
+    return;
+  }
+  std::vector<uv_buf_t>& batch = worker_.batch();
+  batch.push_back(as_buf(bytes.head));
+  if (!bytes.body.empty()) batch.push_back(as_buf(bytes.body));
+  if (batch.size() >= kMaxBatchBuffers) flush();
+}
+
+// One write for everything the last read produced. Only what the socket did
+// not take is copied, because the batch points at the worker's response
+// bytes, which its Date timer rewrites.
+void Connection::flush() {
+  std::vector<uv_buf_t>& batch = worker_.batch();
+  if (batch.empty() || closing_) {
+    batch.clear();
+    return;
+  }
+  const int written = uv_try_write(stream(), batch.data(), static_cast<unsigned>(batch.size()));
+  if (written < 0 && written != UV_EAGAIN) {
+    spdlog::debug("write failed: {}", uv_strerror(written));
+    batch.clear();
+    close();
+    return;
+  }
+  std::size_t skip = written > 0 ? static_cast<std::size_t>(written) : 0;
+  std::string unsent;
+  for (const uv_buf_t& buf : batch) {
+    if (skip >= buf.len) {
+      skip -= buf.len;
+      continue;
+    }
+    unsent.append(buf.base + skip, buf.len - skip);
+    skip = 0;
+  }
+  batch.clear();
+  if (!unsent.empty()) write_tail(unsent);
+}
+
+void Connection::write_tail(std::string_view unsent) {
+  if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
+  output_->in_flight.assign(unsent);
+  output_->write_request.data = this;
+  uv_buf_t buf = as_buf(output_->in_flight);
+  const int status =
+      uv_write(&output_->write_request, stream(), &buf, 1, ConnectionCallbacks::on_write);
+  if (status < 0) {
+    spdlog::debug("write failed: {}", uv_strerror(status));
+    close();
+    return;
+  }
+  output_->writing = true;
+}
+
+void Connection::on_write_done(int status) {
+  output_->writing = false;
+  output_->in_flight.clear();
+  if (closing_ || status == UV_ECANCELED) return;
+  if (status < 0) {
+    spdlog::debug("write failed: {}", uv_strerror(status));
+    close();
+    return;
+  }
+  if (!output_->queued.empty()) {
+    std::string next;
+    next.swap(output_->queued);
+    write_tail(next);
+  }
+  resume_input();
+  after_output();
+}
+
+// Decides what the connection waits for next, now that this round of input
+// and output is done.
+void Connection::after_output() {
+  if (closing_) return;
+  if (output_ != nullptr && output_->writing) {
+    worker_.wait(*this, Wait::send);
+    return;
+  }
+  if (peer_done_) {
+    close();
+    return;
+  }
+  if (close_after_output_ || (worker_.draining() && !parser_.mid_request())) {
+    begin_linger();
+    return;
+  }
+  if (!reading_) return;  // parked input is replayed by resume_input()
+  if (parser_.in_body()) {
+    worker_.wait(*this, Wait::header);  // a body may take a while: time out idleness only
+  } else if (parser_.mid_request()) {
+    if (list() != worker_.wait_list(Wait::header)) worker_.wait(*this, Wait::header);
+  } else {
+    worker_.wait(*this, Wait::keepalive);
+    if (output_ != nullptr && output_->held_input.empty()) output_.reset();  // idle owns no buffer
+  }
+}
+
+// Closing right after the last response would make the kernel answer any
+// unread client bytes with a reset, which can destroy that response in
+// flight. So, like nginx's lingering close, shut our side down, read and
+// discard until the client closes, and give up after a short while.
+void Connection::begin_linger() {
+  if (lingering_) return;
+  lingering_ = true;
+  if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
+  output_->held_input.clear();
+  output_->shutdown_request.data = this;
+  if (uv_shutdown(&output_->shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
+    close();
+    return;
+  }
+  if (!reading_) {
+    reading_ =
+        uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read) == 0;
+  }
+  worker_.wait(*this, Wait::linger);
+}
+
+void Connection::hold_input(std::string_view rest) {
+  if (!rest.empty()) {
+    if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
+    output_->held_input.assign(rest);
+  }
+  uv_read_stop(stream());
+  reading_ = false;
+}
+
+// Replays input parked while output was over its bound, then reads again.
+void Connection::resume_input() {
+  if (reading_ || closing_ || lingering_ || peer_done_ || pending_bytes() > kMaxPendingOutput)
+    return;
+  std::string held;
+  held.swap(output_->held_input);
+  if (!held.empty()) {
+    process(held);
+    if (!reading_ && !output_->held_input.empty()) return;
+  }
+  if (closing_ || close_after_output_) return;
+  if (pending_bytes() > kMaxPendingOutput) return;
+  reading_ =
+      uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read) == 0;
+  if (!reading_) close();
+}
+
+std::string Connection::peer_name() {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (handle_.handle.type != UV_TCP ||
+      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return "unix";
+  }
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  const void* raw =
+      address.ss_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
+  inet_ntop(address.ss_family, raw, text.data(), text.size());
+  return text.data();
+}
+
+std::size_t Connection::pending_bytes() const {
+  if (output_ == nullptr) return 0;
+  return output_->in_flight.size() + output_->queued.size();
+}
+
+}  // namespace hellod

@@ -1,0 +1,98 @@
+#include "log.hpp"
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+namespace hellod {
+namespace {
+
+// The journal stamps every entry itself; on stderr we add the time.
+constexpr const char* kStderrPattern = "%Y-%m-%d %H:%M:%S.%e hellod[%P] %l: %v";
+constexpr const char* kJournalPattern = "%v";
+constexpr std::size_t kAccessQueueSize = 8192;
+
+std::shared_ptr<spdlog::logger> access_logger;  // NOLINT: set once at start, then read-only
+
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace:
+      return spdlog::level::trace;
+    case LogLevel::debug:
+      return spdlog::level::debug;
+    case LogLevel::info:
+      return spdlog::level::info;
+    case LogLevel::warn:
+      return spdlog::level::warn;
+    case LogLevel::error:
+      return spdlog::level::err;
+    case LogLevel::critical:
+      return spdlog::level::critical;
+    case LogLevel::off:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+spdlog::sink_ptr make_sink(bool journal) {
+  if (journal) {
+    auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("hellod");
+    sink->set_pattern(kJournalPattern);
+    return sink;
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  sink->set_pattern(kStderrPattern);
+  return sink;
+}
+
+void install(const spdlog::sink_ptr& sink, spdlog::level::level_enum level) {
+  auto logger = std::make_shared<spdlog::logger>("hellod", sink);
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::trace);  // stderr is unbuffered for operators
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  struct stat info {};
+  if (fstat(STDERR_FILENO, &info) < 0) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  return device == info.st_dev && inode == info.st_ino;
+}
+
+void init_logging() {
+  install(make_sink(false), spdlog::level::info);
+}
+
+void configure_logging(const LogConfig& config) {
+  const bool journal = config.target == LogTarget::journal ||
+                       (config.target == LogTarget::automatic && stderr_is_journal());
+  const spdlog::sink_ptr sink = make_sink(journal);
+  install(sink, to_spdlog(config.level));
+  spdlog::init_thread_pool(kAccessQueueSize, 1);
+  access_logger = std::make_shared<spdlog::async_logger>(
+      "access", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+}
+
+void apply_log_level(LogLevel level) {
+  spdlog::set_level(to_spdlog(level));
+}
+
+void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,
+                std::string_view peer) {
+  if (access_logger) access_logger->info("{} \"{} {}\" {} {}", peer, method, target, status, bytes);
+}
+
+}  // namespace hellod

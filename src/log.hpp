@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace hellod {
+
+// Where log lines go once the config is known: the journal (with priorities
+// and SYSLOG_IDENTIFIER=hellod) when stderr is connected to it or the config
+// says so, stderr otherwise.
+void configure_logging(const LogConfig& config);  // once, at start
+
+// A reload changes the level only; where logs go is decided once at start.
+void apply_log_level(LogLevel level);
+
+// Before any config is read: plain stderr at info.
+void init_logging();
+
+// True when stderr is the journal's stream (JOURNAL_STREAM names its
+// device:inode), as systemd.exec(5) describes.
+bool stderr_is_journal();
+
+// One access-log line. It goes through an asynchronous logger whose queue
+// drops the oldest lines when full, so logging never blocks a worker.
+void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,
+                std::string_view peer);
+
+}  // namespace hellod

@@ -1,0 +1,62 @@
+// hellod: answers every HTTP/1.1 request with one configured response.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <unistd.h>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "supervisor.hpp"
+#include "systemd.hpp"
+#include "version.hpp"
+
+namespace {
+
+int check_config(const hellod::ConfigSource& source) {
+  const hellod::Result<hellod::Config> config = hellod::load_config(source);
+  if (!config) {
+    std::fprintf(stderr, "%s\n", config.error().message.c_str());
+    return 1;
+  }
+  std::printf("configuration OK\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hellod: a small, fast, systemd-native HTTP/1.1 responder"};
+  std::string config_path{hellod::kDefaultConfigPath};
+  bool check = false;
+  auto* config_option = app.add_option("-c,--config", config_path, "configuration file")
+                            ->type_name("PATH")
+                            ->capture_default_str();
+  app.add_flag("-t,--check-config", check, "validate the configuration and exit");
+  app.set_version_flag("-V,--version", std::string("hellod ") + hellod::kVersion);
+  CLI11_PARSE(app, argc, argv);
+
+  const hellod::ConfigSource source{config_path, config_option->count() > 0};
+  if (check) return check_config(source);
+
+  // A client that disconnects mid-write must cost an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  hellod::init_logging();
+  hellod::Result<hellod::Config> config = hellod::load_config(source);
+  if (!config) {
+    spdlog::error("{}", config.error().message);
+    hellod::systemd::notify_failure(config.error().message, config.error().errno_value);
+    return 1;
+  }
+  hellod::configure_logging(config.value().log);
+  if (!source.explicit_path && config_path == hellod::kDefaultConfigPath &&
+      ::access(config_path.c_str(), F_OK) != 0) {
+    spdlog::info("{} does not exist: running on the embedded default configuration", config_path);
+  }
+  spdlog::info("hellod {} starting", hellod::kVersion);
+  hellod::Supervisor supervisor(source);
+  return supervisor.run(std::move(config.value()));
+}

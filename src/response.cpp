@@ -1,0 +1,97 @@
+#include "response.hpp"
+
+#include <fmt/format.h>
+
+namespace hellod {
+namespace {
+
+constexpr std::string_view kDatePrefix = "Date: ";
+
+std::string_view connection_line(ConnectionHeader connection) {
+  switch (connection) {
+    case ConnectionHeader::close:
+      return "Connection: close\r\n";
+    case ConnectionHeader::keep_alive:
+      return "Connection: keep-alive\r\n";
+    case ConnectionHeader::none:
+      break;
+  }
+  return "";
+}
+
+ResponseSpec error_spec(int status) {
+  return ResponseSpec{
+      status, "text/plain; charset=utf-8", fmt::format("{}\n", reason_phrase(status)), {}};
+}
+
+// 204 and 304 responses end after their headers and carry no Content-Length
+// that would describe a body (RFC 9110 §8.6, §15.3.5, §15.4.5).
+bool status_allows_body(int status) {
+  return status != 204 && status != 304;
+}
+
+}  // namespace
+
+Response::Response(const ResponseSpec& spec, const HttpDate& date)
+    : body_(std::make_shared<const std::string>(status_allows_body(spec.status) ? spec.body : "")),
+      status_(spec.status) {
+  const bool has_body = status_allows_body(spec.status);
+  for (std::size_t i = 0; i < variants_.size(); ++i) {
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: hellod\r\n", spec.status,
+                                   reason_phrase(spec.status));
+    variants_[i].date_offset = head.size() + kDatePrefix.size();
+    head +=
+        fmt::format("{}{}\r\nContent-Type: {}\r\n", kDatePrefix, to_view(date), spec.content_type);
+    if (has_body) head += fmt::format("Content-Length: {}\r\n", spec.body.size());
+    for (const auto& [name, value] : spec.headers) head += fmt::format("{}: {}\r\n", name, value);
+    head += connection_line(static_cast<ConnectionHeader>(i));
+    head += "\r\n";
+    variants_[i].head = std::move(head);
+  }
+}
+
+ResponseBytes Response::bytes(ConnectionHeader connection, bool head_request) const {
+  const Variant& variant = variants_[static_cast<std::size_t>(connection)];
+  // A HEAD response carries the same headers, Content-Length included, and no
+  // body (RFC 9110 §9.3.2).
+  if (head_request) return {variant.head, {}};
+  return {variant.head, *body_};
+}
+
+void Response::set_date(const HttpDate& date) {
+  for (Variant& variant : variants_)
+    variant.head.replace(variant.date_offset, date.size(), to_view(date));
+}
+
+ResponseSet::ResponseSet(const ResponseConfig& config, const HttpDate& date)
+    : configured(ResponseSpec{config.status, config.content_type, config.body, config.headers},
+                 date),
+      bad_request(error_spec(400), date),
+      payload_too_large(error_spec(413), date),
+      uri_too_long(error_spec(414), date),
+      header_fields_too_large(error_spec(431), date),
+      version_not_supported(error_spec(505), date) {}
+
+const Response& ResponseSet::for_error(int status) const {
+  switch (status) {
+    case 413:
+      return payload_too_large;
+    case 414:
+      return uri_too_long;
+    case 431:
+      return header_fields_too_large;
+    case 505:
+      return version_not_supported;
+    default:
+      return bad_request;
+  }
+}
+
+void ResponseSet::set_date(const HttpDate& date) {
+  for (Response* response : {&configured, &bad_request, &payload_too_large, &uri_too_long,
+                             &header_fields_too_large, &version_not_supported}) {
+    response->set_date(date);
+  }
+}
+
+}  // namespace hellod

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config.hpp"
+#include "http_date.hpp"
+
+namespace hellod {
+
+// What a response says about the connection it travels on (RFC 9112 §9.3,
+// §9.6): nothing for a persistent HTTP/1.1 connection, "close" when hellod
+// closes after it, "keep-alive" for an HTTP/1.0 client that asked for it.
+enum class ConnectionHeader : unsigned char { none, close, keep_alive };
+
+// The bytes of one response: the status line and headers, then the body.
+// Kept apart so a large body is shared, not copied per variant.
+struct ResponseBytes {
+  std::string_view head;
+  std::string_view body;
+  [[nodiscard]] std::size_t size() const { return head.size() + body.size(); }
+};
+
+struct ResponseSpec {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// One response rendered once into wire bytes, in every Connection variant.
+// Only the 29 Date bytes change afterwards (set_date), so serving a request
+// formats nothing.
+class Response {
+ public:
+  Response(const ResponseSpec& spec, const HttpDate& date);
+
+  [[nodiscard]] ResponseBytes bytes(ConnectionHeader connection, bool head_request) const;
+  [[nodiscard]] int status() const { return status_; }
+
+  // Rewrites the Date header of every variant in place.
+  void set_date(const HttpDate& date);
+
+ private:
+  struct Variant {
+    std::string head;
+    std::size_t date_offset = 0;
+  };
+
+  std::array<Variant, 3> variants_;
+  std::shared_ptr<const std::string> body_;
+  int status_;
+};
+
+// The standard reason phrase of a status code (RFC 9110 §15), or "" when the
+// code has none.
+std::string_view reason_phrase(int status);
+
+// The configured response and the error responses hellod sends itself.
+struct ResponseSet {
+  Response configured;
+  Response bad_request;              // 400
+  Response payload_too_large;        // 413
+  Response uri_too_long;             // 414
+  Response header_fields_too_large;  // 431
+  Response version_not_supported;    // 505
+
+  ResponseSet(const ResponseConfig& config, const HttpDate& date);
+
+  // The response for an error status from the request parser.
+  [[nodiscard]] const Response& for_error(int status) const;
+  void set_date(const HttpDate& date);
+};
+
+}  // namespace hellod

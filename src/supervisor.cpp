@@ -1,0 +1,387 @@
+#include "supervisor.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "log.hpp"
+#include "systemd.hpp"
+
+namespace hellod {
+namespace {
+
+// Tick of the shutdown progress check, and how much more time each tick
+// asks the service manager for while connections are still finishing.
+constexpr std::uint64_t kShutdownTickMs = 1000;
+constexpr std::chrono::microseconds kShutdownExtension{5'000'000};
+// Descriptors hellod needs beyond its connections: listeners, the journal,
+// the event loops' own.
+constexpr rlim_t kSpareDescriptors = 64;
+
+std::uint64_t monotonic_ms() {
+  return uv_hrtime() / 1'000'000;
+}
+
+bool file_exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
+
+std::vector<std::string> listen_names(const Config& config) {
+  std::vector<std::string> names;
+  for (const ListenAddress& address : config.listen) names.push_back(address.to_string());
+  return names;
+}
+
+std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
+                                        const std::vector<ListenAddress>& present) {
+  std::vector<ListenAddress> missing;
+  for (const ListenAddress& address : wanted) {
+    if (std::find(present.begin(), present.end(), address) == present.end())
+      missing.push_back(address);
+  }
+  return missing;
+}
+
+// Every connection is a descriptor; the soft limit is often 1024, far below
+// limits.max_connections, so take what the hard limit allows.
+void raise_descriptor_limit(const Config& config) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t old_soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      spdlog::info("raised the open-file limit from {} to {}", old_soft, limit.rlim_cur);
+    }
+  }
+  const rlim_t needed = config.limits.max_connections + kSpareDescriptors;
+  if (limit.rlim_cur < needed) {
+    spdlog::warn(
+        "limits.max_connections is {} but the open-file limit is {}: beyond about {} "
+        "connections new clients are shed; raise LimitNOFILE=",
+        config.limits.max_connections, limit.rlim_cur,
+        limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 0);
+  }
+}
+
+}  // namespace
+
+Result<Config> load_config(const ConfigSource& source) {
+  if (source.explicit_path || file_exists(source.path)) return load_config_file(source.path);
+  return Config{};
+}
+
+struct SupervisorCallbacks {
+  static Supervisor& of(void* handle) {
+    return *static_cast<Supervisor*>(static_cast<uv_handle_t*>(handle)->data);
+  }
+  template <typename Body>
+  static void guarded(Body&& body) {
+    try {
+      body();
+    } catch (const std::exception& error) {
+      spdlog::error("supervisor: {}", error.what());
+    }
+  }
+  static void on_signal(uv_signal_t* handle, int signal) {
+    Supervisor& self = of(handle);
+    guarded([&] {
+      if (signal == SIGHUP) {
+        self.reload();
+      } else if (signal == SIGUSR1) {
+        self.block_a_worker();
+      } else {
+        self.begin_shutdown();
+      }
+    });
+  }
+  static void on_worker_finished(uv_async_t* handle) {
+    guarded([&] { of(handle).on_worker_finished(); });
+  }
+  static void on_watchdog(uv_timer_t* handle) {
+    guarded([&] { of(handle).on_watchdog_tick(); });
+  }
+  static void on_shutdown_tick(uv_timer_t* handle) {
+    guarded([&] { of(handle).on_shutdown_tick(); });
+  }
+  static void on_closed(uv_handle_t* /*handle*/) {}
+};
+
+Supervisor::Supervisor(ConfigSource source) : source_(std::move(source)) {}
+
+Supervisor::~Supervisor() {
+  for (auto& worker : workers_) worker->join();
+}
+
+int Supervisor::run(Config config) {
+  Status started = start(std::move(config));
+  if (!started) {
+    spdlog::error("{}", started.error().message);
+    systemd::notify_failure(started.error().message, started.error().errno_value);
+    // Workers that did start are stopped before exiting.
+    for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
+    for (auto& worker : workers_) worker->join();
+    return 1;
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& worker : workers_) worker->join();
+  uv_loop_close(&loop_);
+  spdlog::info("stopped after serving {} requests", requests_served());
+  return 0;
+}
+
+Status Supervisor::start(Config config) {
+  config_ = std::move(config);
+  raise_descriptor_limit(config_);
+  Result<WorkerSockets> sockets = open_sockets(config_);
+  if (!sockets) return sockets.error();
+  Status loop = start_loop();
+  if (!loop) return loop;
+  auto snapshot = std::make_shared<const Snapshot>(config_);
+  for (unsigned i = 0; i < config_.workers; ++i) {
+    auto worker = std::make_unique<Worker>(i, config_.workers, snapshot);
+    Status worker_started = worker->start(std::move(sockets.value()[i]), [this] {
+      finished_workers_.fetch_add(1);
+      uv_async_send(&worker_finished_);
+    });
+    if (!worker_started) return worker_started;
+    workers_.push_back(std::move(worker));
+  }
+  spdlog::info("{}", describe());
+  systemd::notify_ready(describe());
+  return Done{};
+}
+
+Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
+  Result<std::vector<ListenSocket>> inherited = systemd::inherited_sockets();
+  if (!inherited) return inherited.error();
+  if (!inherited.value().empty()) {
+    socket_activated_ = true;
+    for (const ListenSocket& socket : inherited.value()) serving_.push_back(socket.name);
+    spdlog::info(
+        "socket-activated: serving {} inherited socket(s); listen: in the config is ignored",
+        inherited.value().size());
+    return share_with_workers(std::move(inherited.value()), config.workers);
+  }
+  Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers);
+  if (!bound) return bound.error();
+  for (const ListenSocket& socket : bound.value().front()) {
+    serving_.push_back(describe_socket(socket.fd));
+    spdlog::info("listening on {}", serving_.back());
+  }
+  return bound;
+}
+
+Status Supervisor::start_loop() {
+  int status = uv_loop_init(&loop_);
+  if (status == 0)
+    status = uv_async_init(&loop_, &worker_finished_, SupervisorCallbacks::on_worker_finished);
+  for (uv_signal_t* handle : {&sighup_, &sigterm_, &sigint_, &sigusr1_}) {
+    if (status == 0) status = uv_signal_init(&loop_, handle);
+  }
+  if (status == 0) status = uv_timer_init(&loop_, &watchdog_timer_);
+  if (status == 0) status = uv_timer_init(&loop_, &shutdown_timer_);
+  if (status < 0)
+    return Error{fmt::format("cannot start the control loop: {}", uv_strerror(status))};
+  loop_started_ = true;
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
+        reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
+        reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
+    handle->data = this;
+  }
+  uv_signal_start(&sighup_, SupervisorCallbacks::on_signal, SIGHUP);
+  uv_signal_start(&sigterm_, SupervisorCallbacks::on_signal, SIGTERM);
+  uv_signal_start(&sigint_, SupervisorCallbacks::on_signal, SIGINT);
+#ifdef HELLOD_TEST_HOOKS
+  uv_signal_start(&sigusr1_, SupervisorCallbacks::on_signal, SIGUSR1);
+#endif
+  watchdog_ = systemd::watchdog_interval();
+  if (watchdog_) {
+    const auto half = static_cast<std::uint64_t>(watchdog_->count() / 2000);
+    last_ping_ms_ = monotonic_ms();
+    uv_timer_start(&watchdog_timer_, SupervisorCallbacks::on_watchdog,
+                   std::max<std::uint64_t>(half, 1), std::max<std::uint64_t>(half, 1));
+    spdlog::info("watchdog: pinging every {} ms", half);
+  }
+  return Done{};
+}
+
+std::string Supervisor::describe() const {
+  return fmt::format("serving {} with {} worker{}{}", fmt::join(serving_, ", "), workers_.size(),
+                     workers_.size() == 1 ? "" : "s",
+                     socket_activated_ ? " (socket-activated)" : "");
+}
+
+// SIGHUP: the new config is read and validated completely before anything
+// changes; an invalid one changes nothing. RELOADING=1 is always followed
+// by READY=1, or a newer systemd would wait for the reload forever.
+void Supervisor::reload() {
+  if (shutting_down_) return;
+  systemd::notify_reloading();
+  spdlog::info("reloading {}", file_exists(source_.path) || source_.explicit_path
+                                   ? source_.path
+                                   : std::string("the embedded default configuration"));
+  Result<Config> loaded = load_config(source_);
+  Status applied = loaded ? apply(std::move(loaded.value())) : Status(loaded.error());
+  if (!applied) {
+    spdlog::error("reload failed, still serving the previous configuration: {}",
+                  applied.error().message);
+    systemd::notify_ready(
+        fmt::format("reload failed: {}; {}", applied.error().message, describe()));
+    return;
+  }
+  spdlog::info("reloaded; {}", describe());
+  systemd::notify_ready(fmt::format("reloaded; {}", describe()));
+}
+
+Status Supervisor::apply(Config next) {
+  if (next.workers != config_.workers) {
+    spdlog::warn("workers changed from {} to {}: that takes a restart; keeping {}", config_.workers,
+                 next.workers, config_.workers);
+    next.workers = config_.workers;
+  }
+  if (next.log.target != config_.log.target) {
+    spdlog::warn("log.target changed: that takes a restart");
+    next.log.target = config_.log.target;
+  }
+  Status listeners = update_listeners(next);
+  if (!listeners) return listeners;
+  apply_log_level(next.log.level);
+  auto snapshot = std::make_shared<const Snapshot>(next);
+  for (auto& worker : workers_) {
+    worker->post([snapshot](Worker& w) { w.use_snapshot(snapshot); });
+  }
+  config_ = std::move(next);
+  return Done{};
+}
+
+// New addresses are bound before removed ones close, and unchanged
+// listeners are left alone, so a reload refuses no connection.
+Status Supervisor::update_listeners(const Config& next) {
+  if (socket_activated_) {
+    if (next.listen != config_.listen)
+      spdlog::info("socket-activated: listen: changes are ignored");
+    return Done{};
+  }
+  const std::vector<ListenAddress> added = missing_from(next.listen, config_.listen);
+  const std::vector<ListenAddress> removed = missing_from(config_.listen, next.listen);
+  Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
+  if (!bound) return bound.error();
+  std::vector<std::string> removed_names;
+  for (const ListenAddress& address : removed) removed_names.push_back(address.to_string());
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(bound.value()[i]));
+    workers_[i]->post([sockets, removed_names](Worker& w) {
+      w.add_listeners(std::move(*sockets));
+      w.remove_listeners(removed_names);
+    });
+  }
+  serving_.clear();
+  for (const std::string& name : listen_names(next)) serving_.push_back(name);
+  for (const ListenSocket& socket :
+       bound.value().empty() ? std::vector<ListenSocket>{} : bound.value().front()) {
+    spdlog::info("listening on {}", describe_socket(socket.fd));
+  }
+  for (const std::string& name : removed_names) spdlog::info("stopped listening on {}", name);
+  return Done{};
+}
+
+void Supervisor::begin_shutdown() {
+  if (shutting_down_) {
+    spdlog::warn("second stop signal: closing every connection now");
+    for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
+    return;
+  }
+  shutting_down_ = true;
+  shutdown_started_ms_ = monotonic_ms();
+  last_open_ = open_connections();
+  last_requests_ = requests_served();
+  const std::string status = fmt::format("stopping: draining {} connection(s)", last_open_);
+  spdlog::info("{}", status);
+  systemd::notify_stopping(status);
+  uv_timer_stop(&watchdog_timer_);
+  for (auto& worker : workers_) worker->post([](Worker& w) { w.drain(); });
+  uv_timer_start(&shutdown_timer_, SupervisorCallbacks::on_shutdown_tick, kShutdownTickMs,
+                 kShutdownTickMs);
+}
+
+// While draining: past timeouts.shutdown close what is left; before that,
+// ask systemd for more time whenever connections are still finishing.
+void Supervisor::on_shutdown_tick() {
+  const auto elapsed = monotonic_ms() - shutdown_started_ms_;
+  if (elapsed >= static_cast<std::uint64_t>(config_.timeouts.shutdown.count())) {
+    spdlog::warn("timeouts.shutdown passed: closing {} remaining connection(s)",
+                 open_connections());
+    for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
+    uv_timer_stop(&shutdown_timer_);
+    return;
+  }
+  const std::uint32_t open = open_connections();
+  const std::uint64_t requests = requests_served();
+  if (open < last_open_ || requests > last_requests_) {
+    systemd::notify_extend_timeout(kShutdownExtension);
+    systemd::notify_status(fmt::format("stopping: {} connection(s) left", open));
+  }
+  last_open_ = open;
+  last_requests_ = requests;
+}
+
+void Supervisor::on_worker_finished() {
+  // Sends of one uv_async_t may coalesce, so count the finished workers.
+  if (finished_workers_.load() == workers_.size()) close_handles();
+}
+
+void Supervisor::close_handles() {
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
+        reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
+        reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
+    if (!uv_is_closing(handle)) uv_close(handle, SupervisorCallbacks::on_closed);
+  }
+}
+
+// WATCHDOG=1 only when every worker ran the heartbeat posted at the last
+// tick, so one stuck loop is enough for systemd to restart the service.
+void Supervisor::on_watchdog_tick() {
+  const bool all_alive = std::all_of(workers_.begin(), workers_.end(), [this](const auto& worker) {
+    return worker->last_heartbeat_ms() >= last_ping_ms_;
+  });
+  if (all_alive) {
+    systemd::notify_watchdog();
+  } else {
+    spdlog::error("a worker's event loop has not turned for {} ms; withholding WATCHDOG=1",
+                  monotonic_ms() - last_ping_ms_);
+  }
+  last_ping_ms_ = monotonic_ms();
+  for (auto& worker : workers_) worker->post([](Worker& w) { w.heartbeat(); });
+}
+
+// Test builds only: SIGUSR1 blocks worker 0's loop for a while, which is
+// what the watchdog test needs to see WATCHDOG=1 stop.
+void Supervisor::block_a_worker() {
+  spdlog::warn("test hook: blocking worker 0 for 10 s");
+  workers_.front()->post(
+      [](Worker& /*w*/) { std::this_thread::sleep_for(std::chrono::seconds(10)); });
+}
+
+std::uint32_t Supervisor::open_connections() const {
+  std::uint32_t open = 0;
+  for (const auto& worker : workers_) open += worker->counters().open.load();
+  return open;
+}
+
+std::uint64_t Supervisor::requests_served() const {
+  std::uint64_t requests = 0;
+  for (const auto& worker : workers_) requests += worker->counters().requests.load();
+  return requests;
+}
+
+}  // namespace hellod

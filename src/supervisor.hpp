@@ -1,0 +1,85 @@
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "listeners.hpp"
+#include "result.hpp"
+#include "worker.hpp"
+
+namespace hellod {
+
+// Where the configuration comes from, so a reload reads the same place.
+struct ConfigSource {
+  std::string path;    // the file read at start, or kDefaultConfigPath
+  bool explicit_path;  // given with --config: it must exist
+};
+
+// Loads the config the way start-up and reload both do: the file when it
+// exists (or was named), else the embedded default.
+Result<Config> load_config(const ConfigSource& source);
+
+// The control loop on the main thread: starts the workers, then handles
+// signals (SIGHUP reload, SIGTERM/SIGINT drain), the watchdog and the
+// service manager's status. Knows nothing of HTTP.
+class Supervisor {
+ public:
+  explicit Supervisor(ConfigSource source);
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+  ~Supervisor();
+
+  // Runs until shut down; returns the process exit code.
+  int run(Config config);
+
+ private:
+  friend struct SupervisorCallbacks;
+
+  Status start(Config config);
+  Result<WorkerSockets> open_sockets(const Config& config);
+  Status start_loop();
+  void reload();
+  Status apply(Config config);
+  Status update_listeners(const Config& next);
+  void begin_shutdown();
+  void on_shutdown_tick();
+  void on_worker_finished();
+  void on_watchdog_tick();
+  void block_a_worker();
+  void close_handles();
+  [[nodiscard]] std::string describe() const;
+  [[nodiscard]] std::uint32_t open_connections() const;
+  [[nodiscard]] std::uint64_t requests_served() const;
+
+  ConfigSource source_;
+  Config config_;
+  std::vector<std::string> serving_;  // what is actually bound, for STATUS=
+  bool socket_activated_ = false;
+  bool shutting_down_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uv_loop_t loop_{};
+  uv_async_t worker_finished_{};
+  uv_signal_t sighup_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigusr1_{};
+  uv_timer_t watchdog_timer_{};
+  uv_timer_t shutdown_timer_{};
+  std::optional<std::chrono::microseconds> watchdog_;
+  std::uint64_t last_ping_ms_ = 0;
+  std::uint64_t shutdown_started_ms_ = 0;
+  std::uint32_t last_open_ = 0;
+  std::uint64_t last_requests_ = 0;
+  bool loop_started_ = false;
+  std::atomic<std::size_t> finished_workers_{0};
+};
+
+}  // namespace hellod
