@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing hellod needs, from Debian 12's archive.
+# Usage: scripts/install-deps.sh [build|test]   (test is a superset of build)
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config
+  libuv1-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev libcli11-dev node-llhttp
+)
+TEST_PACKAGES=(
+  libgtest-dev googletest python3 curl systemd
+)
+
+want=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-build}" == test ]]; then
+  want+=("${TEST_PACKAGES[@]}")
+fi
+
+missing=()
+for package in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,219 @@
+"""Starts the real hellod binary and talks to it over real sockets.
+
+Every test gets its own temporary directory, its own config and ephemeral
+ports (listen on port 0, read the bound address from hellod's log), so tests
+never collide and never need a fixed port.
+"""
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+HELLOD = os.environ.get("HELLOD_BINARY", os.path.join(os.path.dirname(__file__), "../../build/src/hellod"))
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+
+# Generous upper bounds for waiting on a condition; tests poll, never sleep a
+# fixed time, so these only matter when something is broken.
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 15.0
+
+
+def wait_for(condition, timeout=5.0, interval=0.01, what="condition"):
+    """Polls condition() until it returns a truthy value, or fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Hellod:
+    """One hellod process with a config of the test's choosing.
+
+    config: YAML text. When it has no `listen:` key, one on 127.0.0.1:0 is
+    added, so the kernel picks a free port.
+    """
+
+    def __init__(self, config="", args=None, env=None, listen=True, wait_ready=True,
+                 pass_fds=(), preexec_fn=None, config_name="hellod.yaml"):
+        self.dir = tempfile.mkdtemp(prefix="hellod-test-")
+        self.config_path = os.path.join(self.dir, config_name)
+        if listen and not re.search(r"^listen:", config, re.M):
+            config = 'listen: ["127.0.0.1:0"]\n' + config
+        self.write_config(config)
+        self.log_path = os.path.join(self.dir, "hellod.log")
+        self._log_file = open(self.log_path, "wb")
+        cmd = [HELLOD, "--config", self.config_path] if args is None else [HELLOD] + args
+        full_env = {k: v for k, v in os.environ.items()
+                    if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                                 "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     env=full_env, pass_fds=pass_fds, preexec_fn=preexec_fn)
+        self.addresses = []
+        if wait_ready:
+            self.wait_ready()
+
+    def write_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern, timeout=5.0, count=1):
+        """Waits until the log matches the regex `count` times; returns the last match."""
+        def found():
+            matches = list(re.finditer(pattern, self.log()))
+            return matches[count - 1] if len(matches) >= count else None
+        return wait_for(found, timeout, what=f"log line /{pattern}/ x{count}; log so far:\n{self.log()}")
+
+    def wait_ready(self):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"hellod exited with {self.proc.returncode}:\n{self.log()}")
+            return re.search(r"info: serving ", self.log())
+        wait_for(ready, START_TIMEOUT, what="hellod to serve")
+        self.addresses = re.findall(r"listening on (\S+)", self.log())
+        return self
+
+    @property
+    def port(self):
+        """The port of the first TCP listener."""
+        for address in self.addresses:
+            match = re.match(r"^(?:\[.*\]|[\d.]+):(\d+)$", address)
+            if match:
+                return int(match.group(1))
+        raise AssertionError(f"no TCP listener in {self.addresses}")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+    def connect(self, timeout=5.0):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"hellod did not stop within {timeout}s:\n{self.log()}")
+
+    def cpu_seconds(self):
+        """utime + stime of the process, from /proc."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log_file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def recv_until_close(sock, limit=1 << 24):
+    """Reads everything until the peer closes (or limit bytes)."""
+    chunks = []
+    total = 0
+    while total < limit:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+        total += len(data)
+    return b"".join(chunks)
+
+
+def exchange(port, payload, timeout=5.0, shut_write=False):
+    """Sends raw bytes on a new connection and returns all bytes until close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        if shut_write:
+            sock.shutdown(socket.SHUT_WR)
+        return recv_until_close(sock)
+
+
+def read_response(sock):
+    """Reads one HTTP/1.1 response with a Content-Length; returns (status, headers, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise AssertionError(f"connection closed mid-response: {buf!r}")
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, value = line.split(":", 1)
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        data = sock.recv(65536)
+        if not data:
+            raise AssertionError("connection closed mid-body")
+        rest += data
+    return status, headers, rest[:length], rest[length:]
+
+
+def split_responses(data):
+    """Splits concatenated responses (each with Content-Length) into a list of (status, headers, body)."""
+    out = []
+    while data:
+        head, rest = data.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        out.append((int(lines[0].split()[1]), headers, rest[:length]))
+        data = rest[length:]
+    return out
+
+
+class HellodTestCase(unittest.TestCase):
+    """Base class: self.start(config) returns a running Hellod, stopped at teardown."""
+
+    def start(self, config="", **kwargs):
+        server = Hellod(config, **kwargs)
+        self.addCleanup(server.close)
+        return server
