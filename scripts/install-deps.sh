@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing hellod needs, from Debian 12's archive.
-# Usage: scripts/install-deps.sh [build|test]   (test is a superset of build)
+# Usage: scripts/install-deps.sh [build|test|package|e2e]   (each a superset of build;
+# package: the Debian packaging tools; e2e: package plus the booted-container test's tools)
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -10,10 +11,22 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev googletest python3 curl systemd
 )
+PACKAGE_PACKAGES=(
+  debhelper dpkg-dev lintian
+)
+E2E_PACKAGES=(
+  debootstrap systemd-container python3
+)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-build}" == test ]]; then
   want+=("${TEST_PACKAGES[@]}")
+fi
+if [[ "${1:-build}" == package || "${1:-build}" == e2e ]]; then
+  want+=("${PACKAGE_PACKAGES[@]}")
+fi
+if [[ "${1:-build}" == e2e ]]; then
+  want+=("${E2E_PACKAGES[@]}")
 fi
 
 missing=()
