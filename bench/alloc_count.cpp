@@ -1,0 +1,272 @@
+// Counts the heap allocations a hellod worker makes per request in steady
+// state (issue 5: "steady state allocates nothing per request").
+//
+// Every malloc/calloc/realloc (operator new goes through malloc) made by any
+// thread but the client's is counted. A real Worker serves one loopback
+// keep-alive connection from a client thread: after a warm-up, the client
+// sends --requests requests one at a time, then the same number again in
+// pipelined batches of --depth, and the allocations made in each window are
+// divided by the requests answered in it.
+//
+// Usage: hellod_alloc_count [--requests N] [--warmup N] [--depth D]
+// Prints a human-readable summary and one JSON line starting with "{".
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string_view>
+#include <thread>
+
+#include "config.hpp"
+#include "listeners.hpp"
+#include "worker.hpp"
+
+// glibc's own allocator entry points, which the overrides below forward to.
+extern "C" {
+void* __libc_malloc(std::size_t size);
+void* __libc_calloc(std::size_t count, std::size_t size);
+void* __libc_realloc(void* pointer, std::size_t size);
+void __libc_free(void* pointer);
+}
+
+namespace {
+
+std::atomic<std::uint64_t> g_allocations{0};
+std::atomic<std::uint64_t> g_allocated_bytes{0};
+// The client thread's own allocations are not the server's; a trivially
+// constructed thread_local needs no allocation itself.
+thread_local bool t_not_counted = false;
+
+void count(std::size_t size) {
+  if (t_not_counted) return;
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  g_allocated_bytes.fetch_add(size, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t size) noexcept {
+  count(size);
+  return __libc_malloc(size);
+}
+void* calloc(std::size_t count_of, std::size_t size) noexcept {
+  count(count_of * size);
+  return __libc_calloc(count_of, size);
+}
+void* realloc(void* pointer, std::size_t size) noexcept {
+  count(size);
+  return __libc_realloc(pointer, size);
+}
+void free(void* pointer) noexcept {
+  __libc_free(pointer);
+}
+}
+
+namespace {
+
+constexpr std::string_view kRequest =
+    "GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-alloc-count\r\nAccept: */*\r\n\r\n";
+constexpr std::size_t kMaxDepth = 64;
+
+struct Options {
+  std::uint64_t requests = 100'000;
+  std::uint64_t warmup = 10'000;
+  std::size_t depth = 16;
+};
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "alloc_count: %s: %s\n", what, std::strerror(errno));
+  std::exit(2);
+}
+
+// A blocking keep-alive client that reads whole responses without touching
+// the heap: a fixed buffer and Content-Length framing.
+class Client {
+ public:
+  explicit Client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) die("socket");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0)
+      die("connect");
+    const int on = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client() { ::close(fd_); }
+
+  // Sends depth requests in one write and reads depth responses.
+  void round_trip(std::size_t depth) {
+    const std::size_t length = kRequest.size() * depth;
+    for (std::size_t i = 0; i < depth; ++i)
+      std::memcpy(batch_ + i * kRequest.size(), kRequest.data(), kRequest.size());
+    if (::send(fd_, batch_, length, 0) != static_cast<ssize_t>(length)) die("send");
+    for (std::size_t i = 0; i < depth; ++i) read_response();
+  }
+
+ private:
+  void read_response() {
+    for (;;) {
+      const std::size_t size = frame_size();
+      if (size != 0) {
+        std::memmove(buffer_, buffer_ + size, used_ - size);
+        used_ -= size;
+        return;
+      }
+      const ssize_t got = ::recv(fd_, buffer_ + used_, sizeof(buffer_) - used_, 0);
+      if (got <= 0) die("recv (server closed?)");
+      used_ += static_cast<std::size_t>(got);
+    }
+  }
+
+  // The size of the first complete response in the buffer, or 0.
+  [[nodiscard]] std::size_t frame_size() const {
+    const std::string_view data(buffer_, used_);
+    const std::size_t head_end = data.find("\r\n\r\n");
+    if (head_end == std::string_view::npos) return 0;
+    const std::string_view head = data.substr(0, head_end);
+    const std::size_t field = head.find("Content-Length: ");
+    if (field == std::string_view::npos) die("response without Content-Length");
+    const std::size_t body = std::strtoull(head.data() + field + 16, nullptr, 10);
+    const std::size_t total = head_end + 4 + body;
+    return total <= used_ ? total : 0;
+  }
+
+  int fd_ = -1;
+  char batch_[kRequest.size() * kMaxDepth]{};
+  char buffer_[64 * 1024]{};
+  std::size_t used_ = 0;
+};
+
+struct Window {
+  std::uint64_t requests = 0;
+  std::uint64_t allocations = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Runs `batches` round trips of `depth` requests; returns what the server
+// allocated meanwhile.
+Window measure(Client& client, std::uint64_t batches, std::size_t depth) {
+  const std::uint64_t allocations = g_allocations.load();
+  const std::uint64_t bytes = g_allocated_bytes.load();
+  for (std::uint64_t i = 0; i < batches; ++i) client.round_trip(depth);
+  return Window{batches * depth, g_allocations.load() - allocations,
+                g_allocated_bytes.load() - bytes};
+}
+
+double per_request(std::uint64_t value, const Window& window) {
+  return static_cast<double>(value) / static_cast<double>(window.requests);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view name = argv[i];
+    const std::uint64_t value = std::strtoull(argv[i + 1], nullptr, 10);
+    if (name == "--requests") {
+      options.requests = value;
+    } else if (name == "--warmup") {
+      options.warmup = value;
+    } else if (name == "--depth" && value >= 1 && value <= kMaxDepth) {
+      options.depth = value;
+    } else {
+      std::fprintf(stderr, "usage: %s [--requests N] [--warmup N] [--depth 1..64]\n", argv[0]);
+      std::exit(2);
+    }
+  }
+  return options;
+}
+
+hellod::Config bench_config() {
+  hellod::Config config;
+  config.listen = {hellod::ListenAddress{hellod::ListenAddress::Kind::tcp4, "127.0.0.1", 0, {}}};
+  config.limits.keepalive_requests = 1'000'000'000;
+  config.log.level = hellod::LogLevel::warn;
+  return config;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof(address);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) die("getsockname");
+  return ntohs(address.sin_port);
+}
+
+struct Results {
+  Window keepalive;
+  Window pipelined;
+};
+
+// The client thread: warm up, then one keep-alive window and one pipelined one.
+Results drive(std::uint16_t port, const Options& options) {
+  t_not_counted = true;
+  Client client(port);
+  measure(client, options.warmup, 1);
+  measure(client, options.warmup / options.depth + 1, options.depth);
+  Results results;
+  results.keepalive = measure(client, options.requests, 1);
+  results.pipelined = measure(client, options.requests / options.depth, options.depth);
+  return results;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  hellod::Config config = bench_config();
+  hellod::Result<hellod::WorkerSockets> sockets = hellod::bind_listeners(config.listen, 1);
+  if (!sockets) {
+    std::fprintf(stderr, "alloc_count: %s\n", sockets.error().message.c_str());
+    return 2;
+  }
+  const std::uint16_t port = bound_port(sockets.value().front().front().fd);
+  auto snapshot = std::make_shared<const hellod::Snapshot>(std::move(config));
+  hellod::Worker worker(0, 1, snapshot);
+  hellod::Status started = worker.start(std::move(sockets.value().front()), [] {});
+  if (!started) {
+    std::fprintf(stderr, "alloc_count: %s\n", started.error().message.c_str());
+    return 2;
+  }
+  Results results;
+  std::thread client([&] { results = drive(port, options); });
+  client.join();
+  worker.post([](hellod::Worker& self) { self.drain(); });
+  worker.join();
+
+  const Window& ka = results.keepalive;
+  const Window& pl = results.pipelined;
+  std::printf("keep-alive: %llu requests, %llu allocations (%.4f per request, %.1f bytes)\n",
+              static_cast<unsigned long long>(ka.requests),
+              static_cast<unsigned long long>(ka.allocations), per_request(ka.allocations, ka),
+              per_request(ka.bytes, ka));
+  std::printf("pipelined x%zu: %llu requests, %llu allocations (%.4f per request, %.1f bytes)\n",
+              options.depth, static_cast<unsigned long long>(pl.requests),
+              static_cast<unsigned long long>(pl.allocations), per_request(pl.allocations, pl),
+              per_request(pl.bytes, pl));
+  std::printf(
+      "{\"keepalive_requests\": %llu, \"keepalive_allocations\": %llu, "
+      "\"keepalive_allocs_per_request\": %.6f, \"keepalive_bytes_per_request\": %.3f, "
+      "\"pipeline_depth\": %zu, \"pipelined_requests\": %llu, \"pipelined_allocations\": %llu, "
+      "\"pipelined_allocs_per_request\": %.6f, \"pipelined_bytes_per_request\": %.3f}\n",
+      static_cast<unsigned long long>(ka.requests), static_cast<unsigned long long>(ka.allocations),
+      per_request(ka.allocations, ka), per_request(ka.bytes, ka), options.depth,
+      static_cast<unsigned long long>(pl.requests), static_cast<unsigned long long>(pl.allocations),
+      per_request(pl.allocations, pl), per_request(pl.bytes, pl));
+  return 0;
+}
