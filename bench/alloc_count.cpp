@@ -209,6 +209,7 @@ std::uint16_t bound_port(int fd) {
 }
 
 struct Results {
+  std::uint64_t warmup_allocations = 0;  // proves the hook counts: accept allocates
   Window keepalive;
   Window pipelined;
 };
@@ -216,13 +217,35 @@ struct Results {
 // The client thread: warm up, then one keep-alive window and one pipelined one.
 Results drive(std::uint16_t port, const Options& options) {
   t_not_counted = true;
+  const std::uint64_t before_connect = g_allocations.load();
   Client client(port);
   measure(client, options.warmup, 1);
   measure(client, options.warmup / options.depth + 1, options.depth);
   Results results;
+  results.warmup_allocations = g_allocations.load() - before_connect;
   results.keepalive = measure(client, options.requests, 1);
   results.pipelined = measure(client, options.requests / options.depth, options.depth);
   return results;
+}
+
+unsigned long long as_ull(std::uint64_t value) {
+  return static_cast<unsigned long long>(value);
+}
+
+// One JSON object on one line, for bench/bench.py.
+void print_json(const Results& results, std::size_t depth) {
+  const Window& ka = results.keepalive;
+  const Window& pl = results.pipelined;
+  std::printf("{\"warmup_allocations\": %llu, ", as_ull(results.warmup_allocations));
+  std::printf("\"keepalive_requests\": %llu, \"keepalive_allocations\": %llu, ",
+              as_ull(ka.requests), as_ull(ka.allocations));
+  std::printf("\"keepalive_allocs_per_request\": %.6f, \"keepalive_bytes_per_request\": %.3f, ",
+              per_request(ka.allocations, ka), per_request(ka.bytes, ka));
+  std::printf("\"pipeline_depth\": %zu, \"pipelined_requests\": %llu, ", depth,
+              as_ull(pl.requests));
+  std::printf("\"pipelined_allocations\": %llu, \"pipelined_allocs_per_request\": %.6f, ",
+              as_ull(pl.allocations), per_request(pl.allocations, pl));
+  std::printf("\"pipelined_bytes_per_request\": %.3f}\n", per_request(pl.bytes, pl));
 }
 
 }  // namespace
@@ -251,6 +274,12 @@ int main(int argc, char** argv) {
 
   const Window& ka = results.keepalive;
   const Window& pl = results.pipelined;
+  if (results.warmup_allocations == 0) {
+    std::fprintf(stderr, "alloc_count: the allocation hook counted nothing; is it linked?\n");
+    return 2;
+  }
+  std::printf("connect and warm-up: %llu allocations\n",
+              static_cast<unsigned long long>(results.warmup_allocations));
   std::printf("keep-alive: %llu requests, %llu allocations (%.4f per request, %.1f bytes)\n",
               static_cast<unsigned long long>(ka.requests),
               static_cast<unsigned long long>(ka.allocations), per_request(ka.allocations, ka),
@@ -259,14 +288,6 @@ int main(int argc, char** argv) {
               options.depth, static_cast<unsigned long long>(pl.requests),
               static_cast<unsigned long long>(pl.allocations), per_request(pl.allocations, pl),
               per_request(pl.bytes, pl));
-  std::printf(
-      "{\"keepalive_requests\": %llu, \"keepalive_allocations\": %llu, "
-      "\"keepalive_allocs_per_request\": %.6f, \"keepalive_bytes_per_request\": %.3f, "
-      "\"pipeline_depth\": %zu, \"pipelined_requests\": %llu, \"pipelined_allocations\": %llu, "
-      "\"pipelined_allocs_per_request\": %.6f, \"pipelined_bytes_per_request\": %.3f}\n",
-      static_cast<unsigned long long>(ka.requests), static_cast<unsigned long long>(ka.allocations),
-      per_request(ka.allocations, ka), per_request(ka.bytes, ka), options.depth,
-      static_cast<unsigned long long>(pl.requests), static_cast<unsigned long long>(pl.allocations),
-      per_request(pl.allocations, pl), per_request(pl.bytes, pl));
+  print_json(results, options.depth);
   return 0;
 }
