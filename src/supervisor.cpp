@@ -94,7 +94,9 @@ struct SupervisorCallbacks {
       if (signal == SIGHUP) {
         self.reload();
       } else if (signal == SIGUSR1) {
-        self.block_a_worker();
+        self.block_a_worker(0);
+      } else if (signal == SIGUSR2) {
+        self.block_a_worker(self.workers_.size() - 1);
       } else {
         self.begin_shutdown();
       }
@@ -181,7 +183,7 @@ Status Supervisor::start_loop() {
   int status = uv_loop_init(&loop_);
   if (status == 0)
     status = uv_async_init(&loop_, &worker_finished_, SupervisorCallbacks::on_worker_finished);
-  for (uv_signal_t* handle : {&sighup_, &sigterm_, &sigint_, &sigusr1_}) {
+  for (uv_signal_t* handle : {&sighup_, &sigterm_, &sigint_, &sigusr1_, &sigusr2_}) {
     if (status == 0) status = uv_signal_init(&loop_, handle);
   }
   if (status == 0) status = uv_timer_init(&loop_, &watchdog_timer_);
@@ -192,7 +194,8 @@ Status Supervisor::start_loop() {
   for (uv_handle_t* handle :
        {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
         reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
+        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
+        reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
         reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
     handle->data = this;
   }
@@ -201,6 +204,7 @@ Status Supervisor::start_loop() {
   uv_signal_start(&sigint_, SupervisorCallbacks::on_signal, SIGINT);
 #ifdef HELLOD_TEST_HOOKS
   uv_signal_start(&sigusr1_, SupervisorCallbacks::on_signal, SIGUSR1);
+  uv_signal_start(&sigusr2_, SupervisorCallbacks::on_signal, SIGUSR2);
 #endif
   watchdog_ = systemd::watchdog_interval();
   if (watchdog_) {
@@ -342,7 +346,8 @@ void Supervisor::close_handles() {
   for (uv_handle_t* handle :
        {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
         reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
+        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
+        reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
         reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
     if (!uv_is_closing(handle)) uv_close(handle, SupervisorCallbacks::on_closed);
   }
@@ -364,12 +369,15 @@ void Supervisor::on_watchdog_tick() {
   for (auto& worker : workers_) worker->post([](Worker& w) { w.heartbeat(); });
 }
 
-// Test builds only: SIGUSR1 blocks worker 0's loop for a while, which is
-// what the watchdog test needs to see WATCHDOG=1 stop.
-void Supervisor::block_a_worker() {
-  spdlog::warn("test hook: blocking worker 0 for 10 s");
-  workers_.front()->post(
-      [](Worker& /*w*/) { std::this_thread::sleep_for(std::chrono::seconds(10)); });
+// Test builds only: SIGUSR1 blocks worker 0's loop, SIGUSR2 the last
+// worker's, for a while: the watchdog test needs WATCHDOG=1 to stop, and the
+// socket-activation test needs to see the other worker serve alone. The
+// worker itself logs once it is blocked, so a test can wait for that line.
+void Supervisor::block_a_worker(std::size_t index) {
+  workers_.at(index)->post([](Worker& w) {
+    spdlog::warn("test hook: worker {} blocked for 10 s", w.index());
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+  });
 }
 
 std::uint32_t Supervisor::open_connections() const {

@@ -53,7 +53,7 @@ class Supervisor {
   void on_shutdown_tick();
   void on_worker_finished();
   void on_watchdog_tick();
-  void block_a_worker();
+  void block_a_worker(std::size_t index);
   void close_handles();
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] std::uint32_t open_connections() const;
@@ -71,6 +71,7 @@ class Supervisor {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_signal_t sigusr1_{};
+  uv_signal_t sigusr2_{};
   uv_timer_t watchdog_timer_{};
   uv_timer_t shutdown_timer_{};
   std::optional<std::chrono::microseconds> watchdog_;

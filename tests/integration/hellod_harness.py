@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -44,7 +45,7 @@ class Hellod:
     """
 
     def __init__(self, config="", args=None, env=None, listen=True, wait_ready=True,
-                 pass_fds=(), preexec_fn=None, config_name="hellod.yaml"):
+                 pass_fds=(), preexec_fn=None, config_name="hellod.yaml", wrapper=()):
         self.dir = tempfile.mkdtemp(prefix="hellod-test-")
         self.config_path = os.path.join(self.dir, config_name)
         if listen and not re.search(r"^listen:", config, re.M):
@@ -53,6 +54,7 @@ class Hellod:
         self.log_path = os.path.join(self.dir, "hellod.log")
         self._log_file = open(self.log_path, "wb")
         cmd = [HELLOD, "--config", self.config_path] if args is None else [HELLOD] + args
+        cmd = list(wrapper) + cmd  # e.g. socket_activation()'s LISTEN_PID shell
         full_env = {k: v for k, v in os.environ.items()
                     if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
                                  "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")}
@@ -208,6 +210,49 @@ def split_responses(data):
         out.append((int(lines[0].split()[1]), headers, rest[:length]))
         data = rest[length:]
     return out
+
+
+def listening_socket(family=socket.AF_INET, address=("127.0.0.1", 0), kind=socket.SOCK_STREAM):
+    """A bound (and, for streams, listening) socket owned by the test, for socket activation."""
+    sock = socket.socket(family, kind)
+    if family != socket.AF_UNIX:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    if kind == socket.SOCK_STREAM:
+        sock.listen(128)
+    return sock
+
+
+# Runs in the child: moves the passed sockets to fds 3, 4, ..., sets
+# LISTEN_PID to its own PID and execs hellod in place, so the PID matches as
+# sd_listen_fds(3) requires. argv: SOURCE_FDS(comma-separated) CMD...
+_ACTIVATION_SHIM = """
+import os, sys
+sources = [int(fd) for fd in sys.argv[1].split(",")]
+high = [os.dup2(fd, 100 + i) for i, fd in enumerate(sources)]
+for fd in sources:
+    os.close(fd)
+for i, fd in enumerate(high):
+    os.dup2(fd, 3 + i)
+    os.close(fd)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def socket_activation(sockets, names=None):
+    """Hellod(**kwargs) that pass `sockets` the way systemd does (sd_listen_fds(3)).
+
+    The sockets land on fds 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES and
+    LISTEN_PID set; merge your own env into the returned "env".
+    """
+    fds = [s.fileno() for s in sockets]
+    names = names or ["http"] * len(fds)
+    return {
+        "wrapper": [sys.executable, "-c", _ACTIVATION_SHIM, ",".join(map(str, fds))],
+        "env": {"LISTEN_FDS": str(len(fds)), "LISTEN_FDNAMES": ":".join(names)},
+        "pass_fds": tuple(fds),
+    }
 
 
 class HellodTestCase(unittest.TestCase):
