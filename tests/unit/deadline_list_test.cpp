@@ -1,0 +1,146 @@
+#include "deadline_list.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace hellod {
+namespace {
+
+struct Item : DeadlineEntry {
+  explicit Item(int item_id) : id(item_id) {}
+  int id;
+};
+
+// The ids front to back, walking next().
+std::vector<int> ids(const DeadlineList& list) {
+  std::vector<int> out;
+  for (const DeadlineEntry* entry = list.front(); entry != nullptr;
+       entry = DeadlineList::next(*entry)) {
+    out.push_back(static_cast<const Item*>(entry)->id);
+  }
+  return out;
+}
+
+TEST(DeadlineListTest, StartsEmpty) {
+  DeadlineList list;
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.size(), 0U);
+  EXPECT_EQ(list.front(), nullptr);
+  Item item(1);
+  EXPECT_EQ(item.list(), nullptr);
+}
+
+TEST(DeadlineListTest, PushBackKeepsInsertionOrder) {
+  DeadlineList list;
+  Item a(1);
+  Item b(2);
+  Item c(3);
+  list.push_back(a, 100);
+  list.push_back(b, 200);
+  list.push_back(c, 300);
+  EXPECT_EQ(ids(list), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(list.size(), 3U);
+  EXPECT_FALSE(list.empty());
+  EXPECT_EQ(list.front(), &a);
+  EXPECT_EQ(a.deadline(), 100U);
+  EXPECT_EQ(c.deadline(), 300U);
+  EXPECT_EQ(b.list(), &list);
+}
+
+TEST(DeadlineListTest, PushingAgainMovesToBackWithNewDeadline) {
+  DeadlineList list;
+  Item a(1);
+  Item b(2);
+  list.push_back(a, 100);
+  list.push_back(b, 200);
+  list.push_back(a, 300);
+  EXPECT_EQ(ids(list), (std::vector<int>{2, 1}));
+  EXPECT_EQ(list.size(), 2U);
+  EXPECT_EQ(a.deadline(), 300U);
+  EXPECT_EQ(list.front()->deadline(), 200U);
+}
+
+TEST(DeadlineListTest, RemoveFromFrontMiddleAndBack) {
+  DeadlineList list;
+  std::array<Item, 5> items{Item(0), Item(1), Item(2), Item(3), Item(4)};
+  for (Item& item : items) list.push_back(item, static_cast<std::uint64_t>(item.id));
+  DeadlineList::remove(items[2]);
+  EXPECT_EQ(ids(list), (std::vector<int>{0, 1, 3, 4}));
+  DeadlineList::remove(items[0]);
+  EXPECT_EQ(ids(list), (std::vector<int>{1, 3, 4}));
+  DeadlineList::remove(items[4]);
+  EXPECT_EQ(ids(list), (std::vector<int>{1, 3}));
+  EXPECT_EQ(list.size(), 2U);
+  EXPECT_EQ(items[4].list(), nullptr);
+  // Appending after removing the tail must link from the new tail.
+  list.push_back(items[4], 9);
+  EXPECT_EQ(ids(list), (std::vector<int>{1, 3, 4}));
+  DeadlineList::remove(items[1]);
+  DeadlineList::remove(items[3]);
+  DeadlineList::remove(items[4]);
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.size(), 0U);
+  EXPECT_EQ(list.front(), nullptr);
+}
+
+TEST(DeadlineListTest, RemovingAnUnlistedEntryDoesNothing) {
+  DeadlineList list;
+  Item a(1);
+  Item b(2);
+  list.push_back(a, 1);
+  DeadlineList::remove(b);
+  DeadlineList::remove(a);
+  DeadlineList::remove(a);
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.size(), 0U);
+}
+
+TEST(DeadlineListTest, PushBackMovesBetweenLists) {
+  DeadlineList header;
+  DeadlineList keepalive;
+  Item a(1);
+  Item b(2);
+  Item c(3);
+  header.push_back(a, 10);
+  header.push_back(b, 20);
+  header.push_back(c, 30);
+  keepalive.push_back(b, 70);
+  EXPECT_EQ(ids(header), (std::vector<int>{1, 3}));
+  EXPECT_EQ(ids(keepalive), (std::vector<int>{2}));
+  EXPECT_EQ(header.size(), 2U);
+  EXPECT_EQ(keepalive.size(), 1U);
+  EXPECT_EQ(b.list(), &keepalive);
+  EXPECT_EQ(b.deadline(), 70U);
+  keepalive.push_back(a, 80);
+  keepalive.push_back(c, 90);
+  EXPECT_TRUE(header.empty());
+  EXPECT_EQ(header.front(), nullptr);
+  EXPECT_EQ(ids(keepalive), (std::vector<int>{2, 1, 3}));
+  header.push_back(b, 100);
+  EXPECT_EQ(ids(keepalive), (std::vector<int>{1, 3}));
+  EXPECT_EQ(ids(header), (std::vector<int>{2}));
+}
+
+// Expiry only looks at the front: appending now + timeout keeps the list
+// sorted, and popping expired fronts leaves the rest in order.
+TEST(DeadlineListTest, ExpiringFrontsInOrder) {
+  DeadlineList list;
+  std::array<Item, 4> items{Item(0), Item(1), Item(2), Item(3)};
+  for (Item& item : items) list.push_back(item, 1000 + static_cast<std::uint64_t>(item.id) * 10);
+  std::vector<int> expired;
+  const std::uint64_t now = 1015;
+  while (!list.empty() && list.front()->deadline() <= now) {
+    DeadlineEntry* front = list.front();
+    DeadlineList::remove(*front);
+    expired.push_back(static_cast<Item*>(front)->id);
+  }
+  EXPECT_EQ(expired, (std::vector<int>{0, 1}));
+  EXPECT_EQ(ids(list), (std::vector<int>{2, 3}));
+  EXPECT_EQ(list.size(), 2U);
+}
+
+}  // namespace
+}  // namespace hellod
