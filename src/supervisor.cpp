@@ -31,22 +31,6 @@ bool file_exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
 }
 
-std::vector<std::string> listen_names(const Config& config) {
-  std::vector<std::string> names;
-  for (const ListenAddress& address : config.listen) names.push_back(address.to_string());
-  return names;
-}
-
-std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
-                                        const std::vector<ListenAddress>& present) {
-  std::vector<ListenAddress> missing;
-  for (const ListenAddress& address : wanted) {
-    if (std::find(present.begin(), present.end(), address) == present.end())
-      missing.push_back(address);
-  }
-  return missing;
-}
-
 // Every connection is a descriptor; the soft limit is often 1024, far below
 // limits.max_connections, so take what the hard limit allows.
 void raise_descriptor_limit(const Config& config) {
@@ -70,6 +54,11 @@ void raise_descriptor_limit(const Config& config) {
 }
 
 }  // namespace
+
+std::string config_origin(const ConfigSource& source) {
+  if (source.explicit_path || file_exists(source.path)) return source.path;
+  return "the embedded default configuration";
+}
 
 Result<Config> load_config(const ConfigSource& source) {
   if (source.explicit_path || file_exists(source.path)) return load_config_file(source.path);
@@ -221,80 +210,6 @@ std::string Supervisor::describe() const {
   return fmt::format("serving {} with {} worker{}{}", fmt::join(serving_, ", "), workers_.size(),
                      workers_.size() == 1 ? "" : "s",
                      socket_activated_ ? " (socket-activated)" : "");
-}
-
-// SIGHUP: the new config is read and validated completely before anything
-// changes; an invalid one changes nothing. RELOADING=1 is always followed
-// by READY=1, or a newer systemd would wait for the reload forever.
-void Supervisor::reload() {
-  if (shutting_down_) return;
-  systemd::notify_reloading();
-  spdlog::info("reloading {}", file_exists(source_.path) || source_.explicit_path
-                                   ? source_.path
-                                   : std::string("the embedded default configuration"));
-  Result<Config> loaded = load_config(source_);
-  Status applied = loaded ? apply(std::move(loaded.value())) : Status(loaded.error());
-  if (!applied) {
-    spdlog::error("reload failed, still serving the previous configuration: {}",
-                  applied.error().message);
-    systemd::notify_ready(
-        fmt::format("reload failed: {}; {}", applied.error().message, describe()));
-    return;
-  }
-  spdlog::info("reloaded; {}", describe());
-  systemd::notify_ready(fmt::format("reloaded; {}", describe()));
-}
-
-Status Supervisor::apply(Config next) {
-  if (next.workers != config_.workers) {
-    spdlog::warn("workers changed from {} to {}: that takes a restart; keeping {}", config_.workers,
-                 next.workers, config_.workers);
-    next.workers = config_.workers;
-  }
-  if (next.log.target != config_.log.target) {
-    spdlog::warn("log.target changed: that takes a restart");
-    next.log.target = config_.log.target;
-  }
-  Status listeners = update_listeners(next);
-  if (!listeners) return listeners;
-  apply_log_level(next.log.level);
-  auto snapshot = std::make_shared<const Snapshot>(next);
-  for (auto& worker : workers_) {
-    worker->post([snapshot](Worker& w) { w.use_snapshot(snapshot); });
-  }
-  config_ = std::move(next);
-  return Done{};
-}
-
-// New addresses are bound before removed ones close, and unchanged
-// listeners are left alone, so a reload refuses no connection.
-Status Supervisor::update_listeners(const Config& next) {
-  if (socket_activated_) {
-    if (next.listen != config_.listen)
-      spdlog::info("socket-activated: listen: changes are ignored");
-    return Done{};
-  }
-  const std::vector<ListenAddress> added = missing_from(next.listen, config_.listen);
-  const std::vector<ListenAddress> removed = missing_from(config_.listen, next.listen);
-  Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
-  if (!bound) return bound.error();
-  std::vector<std::string> removed_names;
-  for (const ListenAddress& address : removed) removed_names.push_back(address.to_string());
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(bound.value()[i]));
-    workers_[i]->post([sockets, removed_names](Worker& w) {
-      w.add_listeners(std::move(*sockets));
-      w.remove_listeners(removed_names);
-    });
-  }
-  serving_.clear();
-  for (const std::string& name : listen_names(next)) serving_.push_back(name);
-  for (const ListenSocket& socket :
-       bound.value().empty() ? std::vector<ListenSocket>{} : bound.value().front()) {
-    spdlog::info("listening on {}", describe_socket(socket.fd));
-  }
-  for (const std::string& name : removed_names) spdlog::info("stopped listening on {}", name);
-  return Done{};
 }
 
 void Supervisor::begin_shutdown() {

@@ -27,6 +27,9 @@ struct ConfigSource {
 // exists (or was named), else the embedded default.
 Result<Config> load_config(const ConfigSource& source);
 
+// What load_config reads, for logs: the path, or the embedded default.
+std::string config_origin(const ConfigSource& source);
+
 // The control loop on the main thread: starts the workers, then handles
 // signals (SIGHUP reload, SIGTERM/SIGINT drain), the watchdog and the
 // service manager's status. Knows nothing of HTTP.
@@ -61,7 +64,9 @@ class Supervisor {
 
   ConfigSource source_;
   Config config_;
-  std::vector<std::string> serving_;  // what is actually bound, for STATUS=
+  // What is actually served, for STATUS=: the bound address of each
+  // config_.listen entry in order (port 0 resolved), or the inherited sockets.
+  std::vector<std::string> serving_;
   bool socket_activated_ = false;
   bool shutting_down_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;
