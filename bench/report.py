@@ -81,6 +81,8 @@ def table_rows(summary):
                      f"{ratio:.2f}" if ratio is not None else "-", target_text(target),
                      check_target(target, hellod, nginx)])
     for workers, entry in summary.get("scaling", {}).items():
+        if workers == "1":
+            continue  # the rows above
         for scenario in ("keepalive", "pipelined"):
             hellod = entry.get("hellod", {}).get(f"{scenario}.rps")
             nginx = entry.get("nginx", {}).get(f"{scenario}.rps")
