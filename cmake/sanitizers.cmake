@@ -7,3 +7,20 @@ if(HELLOD_SANITIZE)
   add_compile_options(-fsanitize=${HELLOD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${HELLOD_SANITIZE})
 endif()
+
+# HELLOD_FUZZ instruments every target for libFuzzer's coverage feedback
+# (fuzzer-no-link) together with ASan+UBSan, so hellod_core and llhttp are
+# both explored and checked; only the fuzz targets link libFuzzer itself
+# (tests/fuzz/CMakeLists.txt). libFuzzer ships with clang only.
+if(HELLOD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang" OR NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "HELLOD_FUZZ needs clang: configure with "
+                        "-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(HELLOD_SANITIZE)
+    message(FATAL_ERROR "HELLOD_FUZZ already builds with address,undefined; leave HELLOD_SANITIZE empty")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,118 @@
+// libFuzzer target: arbitrary documents through hellod::parse_config, the
+// loader behind start-up, reload and --check-config.
+//
+// Besides the sanitizers, it checks what an operator relies on:
+// - no exception escapes (yaml-cpp's must be turned into an Error);
+// - an error is one line that names the file, as --check-config prints it;
+// - an accepted config stays within its documented ranges and renders into
+//   a well-formed response whose configured headers cannot inject lines.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "config.hpp"
+#include "http_date.hpp"
+#include "response.hpp"
+
+namespace hellod {
+namespace {
+
+constexpr std::string_view kFileName = "fuzz.yaml";
+
+[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
+  std::fprintf(stderr, "config_fuzzer: %s %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
+  std::abort();
+}
+
+// body_file may name any path; device and kernel files would only make the
+// fuzzer slow (it reads up to 64 MiB), not find anything in hellod.
+bool names_special_files(std::string_view text) {
+  for (const std::string_view prefix : {"/dev", "/proc", "/sys"}) {
+    if (text.find(prefix) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void check_error(const Error& error) {
+  const std::string& message = error.message;
+  if (message.empty()) fail("empty error message");
+  if (message.substr(0, kFileName.size() + 1) != std::string(kFileName) + ":") {
+    fail("error does not name the file", message);
+  }
+  if (message.find('\n') != std::string::npos || message.find('\r') != std::string::npos) {
+    fail("error message spans several lines", message);
+  }
+}
+
+void check_ranges(const Config& config) {
+  if (config.listen.empty()) fail("no listen address");
+  if (config.workers < 1 || config.workers > 256) fail("workers out of range");
+  if (config.response.status < 200 || config.response.status > 599) fail("status out of range");
+  const Limits& limits = config.limits;
+  if (limits.max_connections < 1 || limits.max_connections > 1'000'000) fail("max_connections");
+  if (limits.max_header_bytes < 256 || limits.max_header_bytes > 1'048'576) {
+    fail("max_header_bytes");
+  }
+  if (limits.max_body_bytes > (1ULL << 40)) fail("max_body_bytes");
+  if (limits.keepalive_requests < 1 || limits.keepalive_requests > 1'000'000'000) {
+    fail("keepalive_requests");
+  }
+  constexpr std::chrono::milliseconds kDay{24LL * 3600 * 1000};
+  for (const auto timeout : {config.timeouts.header, config.timeouts.keepalive,
+                             config.timeouts.send, config.timeouts.shutdown}) {
+    if (timeout.count() <= 0 || timeout > kDay) fail("timeout out of range");
+  }
+}
+
+// The rendered head must be a status line, header lines with a colon each,
+// and one empty line at the very end: nothing from the config may add a line.
+void check_rendered(const Config& config) {
+  const ResponseSet set(config.response, format_http_date(std::time(nullptr)));
+  const ResponseBytes bytes = set.configured.bytes(ConnectionHeader::none, false);
+  const std::string_view head = bytes.head;
+  const std::size_t end = head.find("\r\n\r\n");
+  if (end == std::string_view::npos || end + 4 != head.size()) fail("malformed head", head);
+  std::size_t lines = 0;
+  std::size_t start = head.find("\r\n") + 2;
+  while (start < end + 2) {
+    const std::size_t next = head.find("\r\n", start);
+    const std::string_view line = head.substr(start, next - start);
+    if (line.find(':') == std::string_view::npos) fail("header line without a colon", head);
+    if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos ||
+        line.find('\0') != std::string_view::npos) {
+      fail("control character in a header line", head);
+    }
+    ++lines;
+    start = next + 2;
+  }
+  // Server, Date and Content-Type at least, plus one per configured header.
+  if (lines < 3 + config.response.headers.size()) fail("headers went missing", head);
+  // 204 and 304 carry no body (RFC 9110 §15.3.5, §15.4.5).
+  const int status = config.response.status;
+  const bool has_body = status != 204 && status != 304;
+  if (bytes.body != (has_body ? std::string_view(config.response.body) : std::string_view()))
+    fail("body differs from the config");
+}
+
+}  // namespace
+}  // namespace hellod
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace hellod;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (names_special_files(text)) return -1;  // reject: not added to the corpus
+  const Result<Config> config = parse_config(text, kFileName);
+  if (!config) {
+    check_error(config.error());
+    return 0;
+  }
+  check_ranges(config.value());
+  check_rendered(config.value());
+  return 0;
+}

