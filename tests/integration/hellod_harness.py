@@ -212,6 +212,12 @@ def split_responses(data):
     return out
 
 
+def has_test_hooks():
+    """True when HELLOD was built with -DHELLOD_TEST_HOOKS=ON (SIGUSR1/SIGUSR2 block a worker)."""
+    with open(HELLOD, "rb") as binary:
+        return b"test hook: worker" in binary.read()
+
+
 def listening_socket(family=socket.AF_INET, address=("127.0.0.1", 0), kind=socket.SOCK_STREAM):
     """A bound (and, for streams, listening) socket owned by the test, for socket activation."""
     sock = socket.socket(family, kind)

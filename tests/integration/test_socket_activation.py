@@ -12,8 +12,8 @@ import socket
 import tempfile
 import unittest
 
-from hellod_harness import (HellodTestCase, listening_socket, read_response, socket_activation,
-                            wait_for)
+from hellod_harness import (HellodTestCase, has_test_hooks, listening_socket, read_response,
+                            socket_activation)
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n"
 BODY_CONFIG = 'response:\n  body: "activated\\n"\n'
@@ -87,6 +87,7 @@ class InheritedSocketTest(HellodTestCase):
         self.assertIn(f"unix:{unix_path}", server.log())
         self.assertEqual(server.stop(), 0)
 
+    @unittest.skipUnless(has_test_hooks(), "needs a -DHELLOD_TEST_HOOKS=ON build")
     def test_every_worker_serves_the_inherited_socket(self):
         """With workers: 2, either worker alone serves the inherited socket.
 
