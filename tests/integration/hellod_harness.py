@@ -261,10 +261,38 @@ def socket_activation(sockets, names=None):
     }
 
 
+# Sanitizer builds (scripts/test.sh) set ASAN_OPTIONS/UBSAN_OPTIONS/
+# TSAN_OPTIONS with log_path=$HELLOD_SANITIZER_REPORTS/<name>, so a report
+# from a hellod child lands in <name>.<pid> there instead of a log nobody reads.
+SANITIZER_REPORTS = os.environ.get("HELLOD_SANITIZER_REPORTS", "")
+
+
+def sanitizer_reports(pid=None):
+    """Texts of the sanitizer reports written so far (by process `pid` only, if given)."""
+    if not SANITIZER_REPORTS or not os.path.isdir(SANITIZER_REPORTS):
+        return []
+    reports = []
+    for name in sorted(os.listdir(SANITIZER_REPORTS)):
+        if pid is not None and not name.endswith(f".{pid}"):
+            continue
+        with open(os.path.join(SANITIZER_REPORTS, name), errors="replace") as f:
+            reports.append(f"{name}:\n{f.read()}")
+    return reports
+
+
+def assert_no_sanitizer_reports(server):
+    """Fails when the sanitizers reported anything about this hellod process."""
+    reports = sanitizer_reports(server.proc.pid)
+    if reports:
+        raise AssertionError("sanitizer report from hellod:\n" + "\n".join(reports))
+
+
 class HellodTestCase(unittest.TestCase):
     """Base class: self.start(config) returns a running Hellod, stopped at teardown."""
 
     def start(self, config="", **kwargs):
         server = Hellod(config, **kwargs)
+        # Cleanups run last-in first-out: the check runs once hellod is gone.
+        self.addCleanup(assert_no_sanitizer_reports, server)
         self.addCleanup(server.close)
         return server
