@@ -126,9 +126,12 @@ def _bar_panel(x0, y0, width, height, title, groups, unit, per_group=False):
     per_group scales each group to its own largest value (for groups in
     different units).
     """
-    parts = [f'<text x="{x0}" y="{y0 - 8}" font-size="14" font-weight="bold">'
-             f'{html.escape(title)}</text>']
-    peak = max([v for _, values in groups for v in values.values() if v] + [1])
+    parts = [f'<text x="{x0}" y="{y0 - 24}" font-size="14" font-weight="bold">'
+             f'{html.escape(title)}</text>',
+             f'<text x="{x0}" y="{y0 - 8}" font-size="11" fill="#555">'
+             f'{html.escape(unit)}</text>']
+    headroom = 1.12  # room for the value labels above the tallest bar
+    peak = headroom * max([v for _, values in groups for v in values.values() if v] + [1])
     group_width = width / max(len(groups), 1)
     bar_width = group_width * 0.35
     parts.append(f'<line x1="{x0}" y1="{y0 + height}" x2="{x0 + width}" y2="{y0 + height}" '
@@ -136,7 +139,7 @@ def _bar_panel(x0, y0, width, height, title, groups, unit, per_group=False):
     for index, (label, values) in enumerate(groups):
         gx = x0 + index * group_width + group_width * 0.15
         if per_group:
-            peak = max([v for v in values.values() if v] + [1])
+            peak = headroom * max([v for v in values.values() if v] + [1])
         for offset, server in enumerate(("hellod", "nginx")):
             value = values.get(server)
             if not value:
@@ -154,8 +157,6 @@ def _bar_panel(x0, y0, width, height, title, groups, unit, per_group=False):
             ratio = f" ({values['hellod'] / values['nginx']:.2f}x)"
         parts.append(f'<text x="{gx + bar_width:.1f}" y="{y0 + height + 15}" font-size="11" '
                      f'text-anchor="middle">{html.escape(label + ratio)}</text>')
-    parts.append(f'<text x="{x0 + width}" y="{y0 - 8}" font-size="11" text-anchor="end">'
-                 f'{html.escape(unit)}</text>')
     return parts
 
 
@@ -183,12 +184,12 @@ def write_svg(path, summary, caption):
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" viewBox="0 0 {width} {height}">',
              '<rect width="100%" height="100%" fill="white"/>']
-    parts += _bar_panel(50, 50, 400, 200, "Requests per server CPU-second (1 worker)",
+    parts += _bar_panel(50, 60, 400, 200, "Requests per server CPU-second (1 worker)",
                         per_cpu, "higher is better")
-    parts += _bar_panel(520, 50, 400, 200, "Raw requests/s (1 worker)", raw, "higher is better")
-    parts += _bar_panel(50, 350, 400, 200, "Keep-alive requests/s by workers", scaling,
+    parts += _bar_panel(520, 60, 400, 200, "Raw requests/s (1 worker)", raw, "higher is better")
+    parts += _bar_panel(50, 360, 400, 200, "Keep-alive requests/s by workers", scaling,
                         "higher is better")
-    parts += _bar_panel(520, 350, 400, 200, "Cost per request / per idle connection", costs,
+    parts += _bar_panel(520, 360, 400, 200, "Cost per request / per idle connection", costs,
                         "lower is better", per_group=True)
     for offset, server in enumerate(COLORS):
         parts.append(f'<rect x="{50 + offset * 110}" y="{height - 40}" width="12" height="12" '
