@@ -245,7 +245,9 @@ void print_json(const Results& results, std::size_t depth) {
               as_ull(pl.requests));
   std::printf("\"pipelined_allocations\": %llu, \"pipelined_allocs_per_request\": %.6f, ",
               as_ull(pl.allocations), per_request(pl.allocations, pl));
-  std::printf("\"pipelined_bytes_per_request\": %.3f}\n", per_request(pl.bytes, pl));
+  std::printf("\"pipelined_bytes_per_request\": %.3f, ", per_request(pl.bytes, pl));
+  // What an idle connection costs before malloc's overhead: its RSS share.
+  std::printf("\"connection_object_bytes\": %zu}\n", sizeof(hellod::Connection));
 }
 
 }  // namespace
