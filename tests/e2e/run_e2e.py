@@ -522,7 +522,7 @@ def main():
     if os.geteuid() != 0:
         log("SKIP: booting a container needs root")
         return SKIP
-    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "dpkg-buildpackage"):
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "dpkg-buildpackage", "lintian"):
         if not shutil.which(tool):
             log(f"FAIL: {tool} is missing: run scripts/install-deps.sh e2e")
             return 1
@@ -536,6 +536,15 @@ def main():
     deb = args.deb.resolve() if args.deb else build_deb(args.source_dir.resolve(), work_dir)
     timings["build .deb"] = time.monotonic() - started
     log(f"package: {deb} (Depends: {run(['dpkg-deb', '-f', str(deb), 'Depends']).stdout.strip()})")
+
+    started = time.monotonic()
+    lintian = run(["lintian", "--fail-on", "error,warning", str(deb)], check=False)
+    timings["lintian"] = time.monotonic() - started
+    if lintian.returncode != 0:
+        log(f"step  0 FAIL lintian {deb.name}: errors or warnings\n{lintian.stdout}")
+        return 1
+    log(f"step  0 PASS ({timings['lintian']:.1f} s) lintian {deb.name}: no errors, no warnings"
+        f"{': ' + lintian.stdout.strip() if lintian.stdout.strip() else ''}")
 
     started = time.monotonic()
     rootfs = cached_rootfs(work_dir, runtime_packages(deb))
