@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import tempfile
 import time
 import unittest
@@ -27,11 +26,18 @@ def refused(port):
 
 
 def unread_by_server(port):
-    """Bytes waiting in the receive queues of the server's side of connections
-    to port (ss's Recv-Q): 0 once hellod has read everything sent to it."""
-    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
-                         capture_output=True, text=True, timeout=5, check=True).stdout
-    return sum(int(line.split()[0]) for line in out.splitlines() if line.strip())
+    """Bytes waiting in the receive queues of the server's side of established
+    connections on port (rx_queue in /proc/net/tcp, see proc(5)): 0 once
+    hellod has read everything sent to it."""
+    unread = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            established = fields[3] == "01"
+            if local_port == port and established:
+                unread += int(fields[4].split(":")[1], 16)
+    return unread
 
 
 def wait_read_by_server(port):
