@@ -593,4 +593,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as interrupt:  # torn down by main's finally
+        log(f"e2e: interrupted ({interrupt})")
+        sys.exit(130)
