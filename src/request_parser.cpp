@@ -30,8 +30,19 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
+  // llhttp reads "GET /\r\n" as an HTTP/0.9 request line (and marks it 0.9)
+  // and would then wait for headers that never come: reject it at once.
   static int on_url_complete(llhttp_t* parser) {
-    parser_of(parser).in_target_ = false;
+    RequestParser& self = parser_of(parser);
+    self.in_target_ = false;
+    if (llhttp_get_http_major(parser) == 0 && llhttp_get_http_minor(parser) == 9) {
+      return reject(self, 400);
+    }
+    return HPE_OK;
+  }
+
+  static int on_version_complete(llhttp_t* parser) {
+    parser_of(parser).version_seen_ = true;
     return HPE_OK;
   }
 
@@ -40,7 +51,6 @@ struct ParserCallbacks {
   // §5.1: a server MUST reject it, since proxies may disagree on the name).
   static int on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
     RequestParser& self = parser_of(parser);
-    self.value_done_ = false;
     for (std::size_t i = 0; i < length; ++i) {
       const char c = at[i];
       if (c == ' ' || c == '\t') return reject(self, 400);
@@ -65,16 +75,13 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  // A value arriving after its field's value already ended is an obs-fold
-  // continuation line, which RFC 9112 §5.2 lets a server reject with 400.
-  static int on_header_value(llhttp_t* parser, const char* /*at*/, std::size_t /*length*/) {
+  // An obs-fold continuation line (RFC 9112 §5.2) reaches llhttp 8.1 as one
+  // more value span that starts right after a line break (and the fold's
+  // whitespace). A server may reject it with 400; hellod does, since
+  // intermediaries disagree on what it means.
+  static int on_header_value(llhttp_t* parser, const char* at, std::size_t /*length*/) {
     RequestParser& self = parser_of(parser);
-    if (self.value_done_) return reject(self, 400);
-    return HPE_OK;
-  }
-
-  static int on_header_value_complete(llhttp_t* parser) {
-    parser_of(parser).value_done_ = true;
+    if (self.follows_line_break(at)) return reject(self, 400);
     return HPE_OK;
   }
 
@@ -111,10 +118,10 @@ struct ParserCallbacks {
     settings.on_message_begin = on_message_begin;
     settings.on_url = on_url;
     settings.on_url_complete = on_url_complete;
+    settings.on_version_complete = on_version_complete;
     settings.on_header_field = on_header_field;
     settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
@@ -133,6 +140,13 @@ RequestParser::RequestParser() {
 
 ParseEvent RequestParser::feed(std::string_view data, const RequestLimits& limits) {
   limits_ = &limits;
+  feed_start_ = data.data();
+  ParseEvent event = feed_within_budget(data, limits);
+  remember_tail(data.substr(0, event.consumed));
+  return event;
+}
+
+ParseEvent RequestParser::feed_within_budget(std::string_view data, const RequestLimits& limits) {
   if (headers_done_) return execute(data);
   // Until the headers are complete, llhttp sees at most the bytes left in the
   // header budget, so an oversized header block is caught without storing it.
@@ -169,6 +183,11 @@ ParseEvent RequestParser::execute(std::string_view data) {
 }
 
 ParseEvent RequestParser::finish_request(std::size_t consumed) {
+  // llhttp 8.1 ends a header block at "\r\n\r" too; RFC 9112 §2.2 wants
+  // CRLF, so a bodiless request must end in LF.
+  if (body_bytes_ == 0 && (parser_.flags & F_CHUNKED) == 0 && byte_before(consumed) != '\n') {
+    return fail(consumed, HPE_CR_EXPECTED);
+  }
   ParseEvent event{ParseEvent::Kind::request, consumed};
   event.upgrade = llhttp_get_upgrade(&parser_) != 0;
   event.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && !event.upgrade;
@@ -183,10 +202,33 @@ ParseEvent RequestParser::fail(std::size_t consumed, llhttp_errno_t error) {
   if (error_status_ != 0) {
     event.error_status = error_status_;
   } else {
-    event.error_status = error == HPE_INVALID_VERSION ? 505 : 400;
+    // llhttp says HPE_INVALID_VERSION both for "HTTP/1.2" (505, RFC 9110
+    // §15.6.6) and for junk after a valid version (400).
+    event.error_status = error == HPE_INVALID_VERSION && !version_seen_ ? 505 : 400;
   }
   end_message();
   return event;
+}
+
+// The byte just before data[offset] of the current feed, looking into the
+// previous feed when offset is 0.
+char RequestParser::byte_before(std::size_t offset) const {
+  return offset > 0 ? feed_start_[offset - 1] : prev_last_byte_;
+}
+
+bool RequestParser::follows_line_break(const char* at) const {
+  const char* p = at;
+  while (p > feed_start_ && (p[-1] == ' ' || p[-1] == '\t')) --p;
+  if (p > feed_start_) return p[-1] == '\n';
+  return prev_feed_ends_line_;
+}
+
+void RequestParser::remember_tail(std::string_view consumed) {
+  if (consumed.empty()) return;
+  prev_last_byte_ = consumed.back();
+  std::size_t end = consumed.size();
+  while (end > 0 && (consumed[end - 1] == ' ' || consumed[end - 1] == '\t')) --end;
+  prev_feed_ends_line_ = end > 0 && consumed[end - 1] == '\n';
 }
 
 void RequestParser::end_message() {
@@ -199,7 +241,7 @@ void RequestParser::begin_message() {
   in_message_ = true;
   in_target_ = true;
   headers_done_ = false;
-  value_done_ = false;
+  version_seen_ = false;
   header_bytes_ = 0;
   body_bytes_ = 0;
   host_headers_ = 0;

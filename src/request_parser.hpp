@@ -58,7 +58,11 @@ class RequestParser {
  private:
   friend struct ParserCallbacks;
 
+  ParseEvent feed_within_budget(std::string_view data, const RequestLimits& limits);
   ParseEvent execute(std::string_view data);
+  [[nodiscard]] char byte_before(std::size_t offset) const;
+  [[nodiscard]] bool follows_line_break(const char* at) const;
+  void remember_tail(std::string_view consumed);
   ParseEvent finish_request(std::size_t consumed);
   ParseEvent fail(std::size_t consumed, llhttp_errno_t error);
   void begin_message();
@@ -68,6 +72,7 @@ class RequestParser {
   llhttp_t parser_{};
   std::string target_;
   const RequestLimits* limits_ = nullptr;
+  const char* feed_start_ = nullptr;  // the data of the feed in progress
   std::uint64_t body_bytes_ = 0;
   std::uint32_t header_bytes_ = 0;
   std::uint16_t error_status_ = 0;
@@ -77,7 +82,9 @@ class RequestParser {
   bool in_message_ = false;
   bool in_target_ = false;
   bool headers_done_ = false;
-  bool value_done_ = false;
+  bool version_seen_ = false;
+  bool prev_feed_ends_line_ = false;  // the last feed ended "\n" plus optional blanks
+  char prev_last_byte_ = 0;
   bool message_done_ = false;
   bool capture_target_ = false;
 };
