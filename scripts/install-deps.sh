@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev googletest python3 curl systemd
+  clang libclang-rt-14-dev
 )
 PACKAGE_PACKAGES=(
   debhelper dpkg-dev lintian
