@@ -180,14 +180,7 @@ Status Supervisor::start_loop() {
   if (status < 0)
     return Error{fmt::format("cannot start the control loop: {}", uv_strerror(status))};
   loop_started_ = true;
-  for (uv_handle_t* handle :
-       {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
-        reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
-        reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
-        reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
-    handle->data = this;
-  }
+  for (uv_handle_t* handle : control_handles()) handle->data = this;
   uv_signal_start(&sighup_, SupervisorCallbacks::on_signal, SIGHUP);
   uv_signal_start(&sigterm_, SupervisorCallbacks::on_signal, SIGTERM);
   uv_signal_start(&sigint_, SupervisorCallbacks::on_signal, SIGINT);
@@ -257,13 +250,19 @@ void Supervisor::on_worker_finished() {
   if (finished_workers_.load() == workers_.size()) close_handles();
 }
 
+std::array<uv_handle_t*, 8> Supervisor::control_handles() {
+  return {reinterpret_cast<uv_handle_t*>(&worker_finished_),
+          reinterpret_cast<uv_handle_t*>(&sighup_),
+          reinterpret_cast<uv_handle_t*>(&sigterm_),
+          reinterpret_cast<uv_handle_t*>(&sigint_),
+          reinterpret_cast<uv_handle_t*>(&sigusr1_),
+          reinterpret_cast<uv_handle_t*>(&sigusr2_),
+          reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
+          reinterpret_cast<uv_handle_t*>(&shutdown_timer_)};
+}
+
 void Supervisor::close_handles() {
-  for (uv_handle_t* handle :
-       {reinterpret_cast<uv_handle_t*>(&worker_finished_), reinterpret_cast<uv_handle_t*>(&sighup_),
-        reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
-        reinterpret_cast<uv_handle_t*>(&sigusr1_), reinterpret_cast<uv_handle_t*>(&sigusr2_),
-        reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
-        reinterpret_cast<uv_handle_t*>(&shutdown_timer_)}) {
+  for (uv_handle_t* handle : control_handles()) {
     if (!uv_is_closing(handle)) uv_close(handle, SupervisorCallbacks::on_closed);
   }
 }

@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from hellod_harness import HellodTestCase, listening_socket, socket_activation
+from hellod_harness import HellodTestCase, listening_socket, read_response, socket_activation
 from notify_receiver import NotifyReceiver
 
 
@@ -110,10 +110,15 @@ class NotifyTest(HellodTestCase):
         notify.wait_key("READY")
         # Two idle keep-alive connections: the drain closes idle ones at once,
         # so keep one busy by leaving a request head unfinished.
+        # One full exchange each first, so both are accepted before SIGTERM
+        # closes the listener (a client still in the backlog would be reset).
         idle = server.connect()
         self.addCleanup(idle.close)
         busy = server.connect()
         self.addCleanup(busy.close)
+        for conn in (idle, busy):
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(conn)[0], 200)
         busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished
         time_started = time.monotonic()
         server.signal(signal.SIGTERM)
