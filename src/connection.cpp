@@ -136,8 +136,9 @@ void Connection::on_read(std::string_view data) {
   // After the last response, or once our side is shut down, input is only
   // read to notice the client's EOF.
   if (lingering_ || close_after_output_) return;
+  const std::uint32_t answered = requests_;
   process(data);
-  after_output();
+  after_output(requests_ != answered);
 }
 
 void Connection::on_read_error(ssize_t status) {
@@ -185,6 +186,7 @@ bool Connection::handle_event(const ParseEvent& event) {
 void Connection::answer(const ParseEvent& event) {
   ++requests_;
   const Config& config = worker_.config();
+  parser_.set_capture_target(config.log.access);  // a reload may have turned it on
   // RFC 9112 §9.6: the last response on a connection says Connection: close.
   const bool last =
       !event.keep_alive || requests_ >= config.limits.keepalive_requests || worker_.draining();
@@ -288,7 +290,10 @@ void Connection::on_write_done(int status) {
 
 // Decides what the connection waits for next, now that this round of input
 // and output is done.
-void Connection::after_output() {
+// made_progress: a request was answered or output drained. Input that only
+// skips empty lines (RFC 9112 §2.2) is no progress, so it cannot keep a
+// connection alive past its deadline.
+void Connection::after_output(bool made_progress) {
   if (closing_) return;
   if (output_ != nullptr && output_->writing) {
     worker_.wait(*this, Wait::send);
@@ -307,7 +312,7 @@ void Connection::after_output() {
     worker_.wait(*this, Wait::header);  // a body may take a while: time out idleness only
   } else if (parser_.mid_request()) {
     if (list() != worker_.wait_list(Wait::header)) worker_.wait(*this, Wait::header);
-  } else {
+  } else if (made_progress || list() == worker_.wait_list(Wait::send)) {
     worker_.wait(*this, Wait::keepalive);
     if (output_ != nullptr && output_->held_input.empty()) output_.reset();  // idle owns no buffer
   }

@@ -67,7 +67,7 @@ class Connection : public DeadlineEntry {
   void queue(ResponseBytes bytes);
   void flush();
   void write_tail(std::string_view unsent);
-  void after_output();
+  void after_output(bool made_progress = true);
   void begin_linger();
   void wait_for(Wait wait);
   void hold_input(std::string_view rest);

@@ -6,6 +6,15 @@ namespace {
 constexpr std::string_view kHostName = "host";
 constexpr std::uint8_t kManyHosts = 2;
 
+// What the feed in progress on this thread works with. Kept per thread, not
+// per connection, because it only matters while llhttp runs; every idle
+// connection saves the bytes.
+struct FeedContext {
+  const RequestLimits* limits = nullptr;
+  const char* start = nullptr;
+};
+thread_local FeedContext feed_context;
+
 RequestParser& parser_of(llhttp_t* parser) {
   return *static_cast<RequestParser*>(parser->data);
 }
@@ -24,9 +33,9 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
+  // Registered only while the access log wants targets.
   static int on_url(llhttp_t* parser, const char* at, std::size_t length) {
-    RequestParser& self = parser_of(parser);
-    if (self.capture_target_) self.target_.append(at, length);
+    parser_of(parser).target_->append(at, length);
     return HPE_OK;
   }
 
@@ -46,21 +55,17 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  // A field name is a token (RFC 9110 §5.1); llhttp 8.1 still passes
-  // "Name :" through, so whitespace in the name is rejected here (RFC 9112
-  // §5.1: a server MUST reject it, since proxies may disagree on the name).
+  // A field name is a token (RFC 9110 §5.1); llhttp 8.1 still passes "Name :"
+  // and even "Na me" through, so whitespace in the name is rejected here (RFC
+  // 9112 §5.1: a server MUST, since proxies may disagree on the name).
   static int on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
     RequestParser& self = parser_of(parser);
     for (std::size_t i = 0; i < length; ++i) {
-      const char c = at[i];
-      if (c == ' ' || c == '\t') return reject(self, 400);
-      if (self.field_mismatch_ || self.field_matched_ >= kHostName.size() ||
-          lower_ascii(c) != kHostName[self.field_matched_]) {
-        self.field_mismatch_ = true;
-      } else {
-        ++self.field_matched_;
-      }
+      // Token characters are all above SP; llhttp already refused the other
+      // control characters, so this finds exactly SP and HTAB.
+      if (static_cast<unsigned char>(at[i]) <= ' ') return reject(self, 400);
     }
+    self.match_host(std::string_view(at, length));
     return HPE_OK;
   }
 
@@ -96,7 +101,7 @@ struct ParserCallbacks {
   static int on_body(llhttp_t* parser, const char* /*at*/, std::size_t length) {
     RequestParser& self = parser_of(parser);
     self.body_bytes_ += length;
-    if (self.body_bytes_ > self.limits_->max_body_bytes) return reject(self, 413);
+    if (self.body_bytes_ > feed_context.limits->max_body_bytes) return reject(self, 413);
     return HPE_OK;
   }
 
@@ -112,11 +117,11 @@ struct ParserCallbacks {
     return -1;
   }
 
-  static llhttp_settings_t make_settings() {
+  static llhttp_settings_t make_settings(bool capture_target) {
     llhttp_settings_t settings{};
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
-    settings.on_url = on_url;
+    if (capture_target) settings.on_url = on_url;
     settings.on_url_complete = on_url_complete;
     settings.on_version_complete = on_version_complete;
     settings.on_header_field = on_header_field;
@@ -130,7 +135,10 @@ struct ParserCallbacks {
 };
 
 namespace {
-const llhttp_settings_t kSettings = ParserCallbacks::make_settings();
+// Each llhttp span callback costs a call per span, so the target is only
+// collected when the access log needs it.
+const llhttp_settings_t kSettings = ParserCallbacks::make_settings(false);
+const llhttp_settings_t kCaptureSettings = ParserCallbacks::make_settings(true);
 }  // namespace
 
 RequestParser::RequestParser() {
@@ -138,9 +146,39 @@ RequestParser::RequestParser() {
   parser_.data = this;
 }
 
+void RequestParser::set_capture_target(bool capture) {
+  if (capture == (target_ != nullptr)) return;
+  if (capture) {
+    target_ = std::make_unique<std::string>();
+  } else {
+    target_.reset();
+  }
+  parser_.settings = const_cast<llhttp_settings_t*>(capture ? &kCaptureSettings : &kSettings);
+}
+
+std::string_view RequestParser::target() const {
+  return target_ != nullptr ? std::string_view(*target_) : std::string_view();
+}
+
+// Counts Host fields without a per-byte loop: most names are longer than
+// "host" and fail the length check at once.
+void RequestParser::match_host(std::string_view chunk) {
+  if (field_mismatch_) return;
+  if (field_matched_ + chunk.size() > kHostName.size()) {
+    field_mismatch_ = true;
+    return;
+  }
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    if (lower_ascii(chunk[i]) != kHostName[field_matched_ + i]) {
+      field_mismatch_ = true;
+      return;
+    }
+  }
+  field_matched_ = static_cast<std::uint8_t>(field_matched_ + chunk.size());
+}
+
 ParseEvent RequestParser::feed(std::string_view data, const RequestLimits& limits) {
-  limits_ = &limits;
-  feed_start_ = data.data();
+  feed_context = FeedContext{&limits, data.data()};
   ParseEvent event = feed_within_budget(data, limits);
   remember_tail(data.substr(0, event.consumed));
   return event;
@@ -213,13 +251,13 @@ ParseEvent RequestParser::fail(std::size_t consumed, llhttp_errno_t error) {
 // The byte just before data[offset] of the current feed, looking into the
 // previous feed when offset is 0.
 char RequestParser::byte_before(std::size_t offset) const {
-  return offset > 0 ? feed_start_[offset - 1] : prev_last_byte_;
+  return offset > 0 ? feed_context.start[offset - 1] : prev_last_byte_;
 }
 
 bool RequestParser::follows_line_break(const char* at) const {
   const char* p = at;
-  while (p > feed_start_ && (p[-1] == ' ' || p[-1] == '\t')) --p;
-  if (p > feed_start_) return p[-1] == '\n';
+  while (p > feed_context.start && (p[-1] == ' ' || p[-1] == '\t')) --p;
+  if (p > feed_context.start) return p[-1] == '\n';
   return prev_feed_ends_line_;
 }
 
@@ -247,7 +285,7 @@ void RequestParser::begin_message() {
   host_headers_ = 0;
   field_matched_ = 0;
   field_mismatch_ = false;
-  if (capture_target_) target_.clear();
+  if (target_ != nullptr) target_->clear();
 }
 
 // Checks llhttp leaves to the server, run once the header block is complete.
@@ -259,7 +297,8 @@ int RequestParser::check_headers() {
   // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any
   // request with more than one.
   if (host_headers_ > 1 || (minor == 1 && host_headers_ == 0)) return 400;
-  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > limits_->max_body_bytes) {
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 &&
+      parser_.content_length > feed_context.limits->max_body_bytes) {
     return 413;
   }
   return 0;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -51,9 +52,9 @@ class RequestParser {
 
   // The access log wants the method and target of each request; they are
   // copied only while this is on.
-  void set_capture_target(bool capture) { capture_target_ = capture; }
+  void set_capture_target(bool capture);
   [[nodiscard]] std::string_view method() const;
-  [[nodiscard]] std::string_view target() const { return target_; }
+  [[nodiscard]] std::string_view target() const;
 
  private:
   friend struct ParserCallbacks;
@@ -66,13 +67,12 @@ class RequestParser {
   ParseEvent finish_request(std::size_t consumed);
   ParseEvent fail(std::size_t consumed, llhttp_errno_t error);
   void begin_message();
+  void match_host(std::string_view chunk);
   void end_message();
   int check_headers();
 
   llhttp_t parser_{};
-  std::string target_;
-  const RequestLimits* limits_ = nullptr;
-  const char* feed_start_ = nullptr;  // the data of the feed in progress
+  std::unique_ptr<std::string> target_;  // only while capturing
   std::uint64_t body_bytes_ = 0;
   std::uint32_t header_bytes_ = 0;
   std::uint16_t error_status_ = 0;
@@ -86,7 +86,6 @@ class RequestParser {
   bool prev_feed_ends_line_ = false;  // the last feed ended "\n" plus optional blanks
   char prev_last_byte_ = 0;
   bool message_done_ = false;
-  bool capture_target_ = false;
 };
 
 }  // namespace hellod
