@@ -1,5 +1,6 @@
 // hellod: answers every HTTP/1.1 request with one configured response.
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -19,7 +20,10 @@ namespace {
 int check_config(const hellod::ConfigSource& source) {
   const hellod::Result<hellod::Config> config = hellod::load_config(source);
   if (!config) {
-    std::fprintf(stderr, "%s\n", config.error().message.c_str());
+    // Under ExecReload= stderr is the journal: mark the line as an error
+    // (sd-daemon(3) prefix) so `systemctl status` and journalctl show it as one.
+    std::fprintf(stderr, "%s%s\n", hellod::stderr_is_journal() ? SD_ERR : "",
+                 config.error().message.c_str());
     return 1;
   }
   std::printf("configuration OK\n");
