@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -43,8 +45,8 @@ std::string locate(std::string_view file, const YAML::Mark& mark, std::string_vi
     out += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
   out += ": ";
-  if (!path.empty()) out.append(path).append(": ");
-  return out.append(message);
+  if (!path.empty()) out.append(escape_controls(path)).append(": ");
+  return out.append(escape_controls(message));
 }
 
 std::string describe(const YAML::Node& node) {
@@ -354,21 +356,66 @@ Config read_config(const Field& root) {
   return config;
 }
 
-Config read_documents(const std::vector<YAML::Node>& documents, std::string_view file_name) {
-  // An empty file (or one holding only comments) means all defaults.
-  if (documents.empty()) return Config{};
-  if (documents.size() > 1) {
-    Field(documents[1], "", file_name, YAML::Mark::null_mark())
-        .fail("a config file holds one YAML document, found a second");
+// Counts the documents of a YAML stream and where the second one starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 1) first_ = mark;
+    if (documents_ == 2) second_ = mark;
   }
-  return read_config(Field(documents[0], "", file_name, YAML::Mark()));
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnAlias(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnScalar(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {}
+  void OnSequenceStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {}
+  void OnMapEnd() override {}
+
+  [[nodiscard]] int documents() const { return documents_; }
+  [[nodiscard]] const YAML::Mark& second() const { return second_; }
+  // yaml-cpp 0.7 reads some junk (a lone ",") as endless empty documents
+  // that all start at the same place.
+  [[nodiscard]] bool stuck() const { return second_.pos <= first_.pos; }
+
+ private:
+  int documents_ = 0;
+  YAML::Mark first_ = YAML::Mark::null_mark();
+  YAML::Mark second_ = YAML::Mark::null_mark();
+};
+
+// One document, or an error. YAML::LoadAll never returns on some inputs
+// (yaml-cpp 0.7 loops on a lone ","), so the stream is walked for at most two
+// documents and the first is loaded on its own.
+YAML::Node load_one_document(const std::string& text, std::string_view file_name) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+  }
+  if (counter.documents() > 1) {
+    Field(YAML::Node(), "", file_name, counter.second())
+        .fail(counter.stuck() ? "invalid YAML: unexpected character"
+                              : "a config file holds one YAML document, found a second");
+  }
+  return YAML::Load(text);
+}
+
+Config read_document(const YAML::Node& document, std::string_view file_name) {
+  // An empty file (or one holding only comments) means all defaults.
+  if (!document.IsDefined() || document.IsNull()) return Config{};
+  return read_config(Field(document, "", file_name, YAML::Mark()));
 }
 
 }  // namespace
 
 Result<Config> parse_config(std::string_view yaml_text, std::string_view file_name) {
   try {
-    return read_documents(YAML::LoadAll(std::string(yaml_text)), file_name);
+    const std::string text(yaml_text);
+    return read_document(load_one_document(text, file_name), file_name);
   } catch (const ConfigError& e) {
     return e.error;
   } catch (const YAML::Exception& e) {

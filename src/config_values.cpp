@@ -334,6 +334,20 @@ std::optional<std::string_view> nearest_name(std::string_view name,
   return best;
 }
 
+std::string escape_controls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      append_escaped(out, c);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string quote(std::string_view text) {
   constexpr std::size_t kMaxShown = 64;
   std::string out = "\"";

@@ -55,4 +55,8 @@ std::optional<std::string_view> nearest_name(std::string_view name,
 // quotes user input stays on one line.
 std::string quote(std::string_view text);
 
+// The text with control characters written as escapes (\r, \n, \x01...), so
+// an error message stays one printable line whatever the file holds.
+std::string escape_controls(std::string_view text);
+
 }  // namespace hellod

@@ -95,9 +95,6 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
   if (init < 0) return false;  // nothing to close: the caller frees us
   handle_.handle.data = this;
   int status = uv_accept(server, stream());
-  // Whole responses go out in one write, so Nagle's algorithm would only
-  // delay them.
-  if (status == 0 && !unix_socket) status = uv_tcp_nodelay(&handle_.tcp, 1);
   if (status == 0)
     status = uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
   if (status < 0) {
@@ -135,7 +132,11 @@ void Connection::drain() {
 void Connection::on_read(std::string_view data) {
   // After the last response, or once our side is shut down, input is only
   // read to notice the client's EOF.
-  if (lingering_ || close_after_output_) return;
+  if (lingering_) return;
+  if (close_after_output_) {
+    unread_input_ = true;  // closing now would reset the connection
+    return;
+  }
   const std::uint32_t answered = requests_;
   process(data);
   after_output(requests_ != answered);
@@ -160,7 +161,10 @@ void Connection::process(std::string_view data) {
   while (!data.empty() && !close_after_output_ && !closing_) {
     const ParseEvent event = parser_.feed(data, limits);
     data.remove_prefix(event.consumed);
-    if (!handle_event(event)) break;
+    if (!handle_event(event)) {
+      unread_input_ = !data.empty();
+      break;
+    }
     if (pending_bytes() > kMaxPendingOutput) {
       hold_input(data);
       break;
@@ -204,6 +208,10 @@ void Connection::answer(const ParseEvent& event) {
     log_access(parser_.method(), parser_.target(), response.status(), bytes.size(), peer_name());
   }
   close_after_output_ = last;
+  // Set when a connection turns persistent, as nginx does: a later response
+  // may then follow one the client has not acknowledged yet, which Nagle's
+  // algorithm would hold back; a one-response connection saves the syscall.
+  if (!last && requests_ == 1 && handle_.handle.type == UV_TCP) uv_tcp_nodelay(&handle_.tcp, 1);
 }
 
 void Connection::answer_error(int status) {
@@ -211,6 +219,7 @@ void Connection::answer_error(int status) {
   queue(worker_.responses().for_error(status).bytes(ConnectionHeader::close, false));
   worker_.count_request(true);
   close_after_output_ = true;
+  unread_input_ = true;  // the rest of a bad request may still be on its way
 }
 
 void Connection::queue(ResponseBytes bytes) {
@@ -304,7 +313,11 @@ void Connection::after_output(bool made_progress) {
     return;
   }
   if (close_after_output_ || (worker_.draining() && !parser_.mid_request())) {
-    begin_linger();
+    if (unread_input_) {
+      begin_linger();
+    } else {
+      close();  // everything the client sent was read: a plain close is clean
+    }
     return;
   }
   if (!reading_) return;  // parked input is replayed by resume_input()
@@ -318,10 +331,10 @@ void Connection::after_output(bool made_progress) {
   }
 }
 
-// Closing right after the last response would make the kernel answer any
-// unread client bytes with a reset, which can destroy that response in
-// flight. So, like nginx's lingering close, shut our side down, read and
-// discard until the client closes, and give up after a short while.
+// Closing while client bytes are unread makes the kernel answer them with a
+// reset, which can destroy the last response in flight. So in that case, like
+// nginx's lingering close, shut our side down, read and discard until the
+// client closes, and give up after a short while.
 void Connection::begin_linger() {
   if (lingering_) return;
   lingering_ = true;

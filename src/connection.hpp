@@ -92,6 +92,7 @@ class Connection : public DeadlineEntry {
   bool close_after_output_ = false;  // the last response is queued
   bool lingering_ = false;           // our side is shut down; discarding input
   bool peer_done_ = false;           // the client sent EOF
+  bool unread_input_ = false;        // input arrived after the last request
   bool reading_ = false;
 };
 
