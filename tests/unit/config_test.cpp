@@ -443,7 +443,7 @@ TEST(ConfigErrors, TopLevelMustBeAMap) {
 
 TEST(ConfigErrors, OnlyOneDocument) {
   EXPECT_EQ(parse_error("workers: 1\n---\nworkers: 2\n"),
-            "t.yaml:3:1: a config file holds one YAML document, found a second");
+            "t.yaml:2:1: a config file holds one YAML document, found a second");
 }
 
 TEST(ConfigErrors, DuplicateKeys) {
