@@ -9,7 +9,7 @@ BUILD_PACKAGES=(
   libuv1-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev libcli11-dev node-llhttp
 )
 TEST_PACKAGES=(
-  libgtest-dev googletest python3 curl systemd
+  libgtest-dev googletest python3 curl systemd strace
   clang libclang-rt-14-dev
 )
 PACKAGE_PACKAGES=(
