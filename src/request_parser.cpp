@@ -267,7 +267,9 @@ void RequestParser::remember_tail(std::string_view consumed) {
   prev_last_byte_ = consumed.back();
   std::size_t end = consumed.size();
   while (end > 0 && (consumed[end - 1] == ' ' || consumed[end - 1] == '\t')) --end;
-  prev_feed_ends_line_ = end > 0 && consumed[end - 1] == '\n';
+  // A feed of blanks alone (a fold's indent arriving byte by byte) leaves the
+  // answer to whatever came before it.
+  if (end > 0) prev_feed_ends_line_ = consumed[end - 1] == '\n';
 }
 
 void RequestParser::end_message() {
