@@ -44,7 +44,7 @@ sanitized_suite() (  # $1: build dir, $2: HELLOD_SANITIZE, then one ctest select
 # ASan+UBSan: every unit and integration test.
 sanitized_suite build/asan address,undefined "-LE e2e|fuzz"
 # TSan: the unit tests and every integration test that runs several workers.
-multiworker=$(grep -lE 'workers: *([2-9]|[1-9][0-9]+|auto)' tests/integration/test_*.py |
+multiworker=$(grep -lE 'workers: *([2-9]|[1-9][0-9]+|auto)\b' tests/integration/test_*.py |
                 xargs -n1 basename | sed 's/\.py$//' | paste -sd'|')
 sanitized_suite build/tsan thread "-L unit" "-R ^integration\.(${multiworker})$"
 

@@ -149,7 +149,7 @@ class CheckConfigTableTest(unittest.TestCase):
 
     def test_a_valid_config_still_passes(self):
         """The table above is not passing for a trivial reason (everything fails)."""
-        code, out, err, _ = self.check("good", 'listen: "127.0.0.1:0"\nworkers: 2\n'
+        code, out, err, _ = self.check("good", 'listen: "127.0.0.1:0"\nworkers: 1\n'
                                        "timeouts: {header: 250ms}\nlimits: {max_body_bytes: 0}\n")
         self.assertEqual((code, err), (0, ""))
         self.assertIn("configuration OK", out)

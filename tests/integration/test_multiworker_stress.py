@@ -14,7 +14,7 @@ import unittest
 
 from hellod_harness import HellodTestCase, read_response
 
-WORKERS = 4
+WORKERS = 4  # spelled out in config() too, where scripts/test.sh looks for it
 CLIENTS = 6
 RELOADS = 5
 # Bounds for the load loop: a client stops after this many requests or when
@@ -25,7 +25,7 @@ MAX_SECONDS = 20
 
 def config(version):
     # "127.0.0.1:0" stays the same listener across reloads.
-    return (f"listen: [\"127.0.0.1:0\"]\nworkers: {WORKERS}\n"
+    return (f"listen: [\"127.0.0.1:0\"]\nworkers: 4\n"
             f"response:\n  body: \"v{version}\\n\"\n  headers: {{X-Version: \"{version}\"}}\n")
 
 
