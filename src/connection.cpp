@@ -21,6 +21,8 @@ constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 // already far past the point where one more syscall matters.
 constexpr std::size_t kMaxBatchBuffers = 128;
 
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
 uv_buf_t as_buf(std::string_view bytes) {
   return uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
 }
@@ -181,6 +183,9 @@ bool Connection::handle_event(const ParseEvent& event) {
     case ParseEvent::Kind::error:
       answer_error(event.error_status);
       return false;
+    case ParseEvent::Kind::send_continue:
+      queue(ResponseBytes{kContinue, {}});
+      return true;
     case ParseEvent::Kind::need_more:
       break;
   }

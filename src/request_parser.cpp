@@ -5,7 +5,10 @@
 namespace hellod {
 namespace {
 
+// The field names the parser looks for; a name is matched against the one
+// that starts with its first letter.
 constexpr std::string_view kHostName = "host";
+constexpr std::string_view kExpectName = "expect";
 constexpr std::uint8_t kManyHosts = 2;
 
 // What the feed in progress on this thread works with. Kept per thread, not
@@ -64,16 +67,15 @@ struct ParserCallbacks {
   static int on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
     RequestParser& self = parser_of(parser);
     if (std::memchr(at, ' ', length) != nullptr) return reject(self, 400);
-    self.match_host(std::string_view(at, length));
+    self.match_field(std::string_view(at, length));
     return HPE_OK;
   }
 
   static int on_header_field_complete(llhttp_t* parser) {
     RequestParser& self = parser_of(parser);
-    if (!self.field_mismatch_ && self.field_matched_ == kHostName.size() &&
-        self.host_headers_ < kManyHosts) {
-      ++self.host_headers_;
-    }
+    const std::string_view matched = self.matched_field();
+    if (matched == kHostName && self.host_headers_ < kManyHosts) ++self.host_headers_;
+    if (matched == kExpectName) self.expect_continue_ = true;
     self.field_matched_ = 0;
     self.field_mismatch_ = false;
     return HPE_OK;
@@ -95,7 +97,12 @@ struct ParserCallbacks {
     RequestParser& self = parser_of(parser);
     self.headers_done_ = true;
     const int status = self.check_headers();
-    return status == 0 ? HPE_OK : reject(self, status);
+    if (status != 0) return reject(self, status);
+    if (self.wants_continue()) {
+      self.continue_due_ = true;
+      return HPE_PAUSED;  // the caller sends 100 Continue, then feeds the body
+    }
+    return HPE_OK;
   }
 
   // Bodies are read and discarded; only their size matters.
@@ -161,21 +168,28 @@ std::string_view RequestParser::target() const {
   return target_ != nullptr ? std::string_view(*target_) : std::string_view();
 }
 
-// Counts Host fields without a per-byte loop: most names are longer than
-// "host" and fail the length check at once.
-void RequestParser::match_host(std::string_view chunk) {
-  if (field_mismatch_) return;
-  if (field_matched_ + chunk.size() > kHostName.size()) {
+// Matches the field name against Host and Expect without a per-byte loop over
+// other names: most are longer and fail the length check at once.
+void RequestParser::match_field(std::string_view chunk) {
+  if (field_mismatch_ || chunk.empty()) return;
+  if (field_matched_ == 0) field_is_expect_ = lower_ascii(chunk[0]) == kExpectName[0];
+  const std::string_view name = field_is_expect_ ? kExpectName : kHostName;
+  if (field_matched_ + chunk.size() > name.size()) {
     field_mismatch_ = true;
     return;
   }
   for (std::size_t i = 0; i < chunk.size(); ++i) {
-    if (lower_ascii(chunk[i]) != kHostName[field_matched_ + i]) {
+    if (lower_ascii(chunk[i]) != name[field_matched_ + i]) {
       field_mismatch_ = true;
       return;
     }
   }
   field_matched_ = static_cast<std::uint8_t>(field_matched_ + chunk.size());
+}
+
+std::string_view RequestParser::matched_field() const {
+  const std::string_view name = field_is_expect_ ? kExpectName : kHostName;
+  return !field_mismatch_ && field_matched_ == name.size() ? name : std::string_view();
 }
 
 ParseEvent RequestParser::feed(std::string_view data, const RequestLimits& limits) {
@@ -217,6 +231,11 @@ ParseEvent RequestParser::execute(std::string_view data) {
   if (error == HPE_PAUSED && message_done_) {
     llhttp_resume(&parser_);
     return finish_request(consumed);
+  }
+  if (error == HPE_PAUSED && continue_due_) {
+    continue_due_ = false;
+    llhttp_resume(&parser_);
+    return ParseEvent{ParseEvent::Kind::send_continue, consumed};
   }
   return fail(consumed, error);
 }
@@ -286,6 +305,7 @@ void RequestParser::begin_message() {
   header_bytes_ = 0;
   body_bytes_ = 0;
   host_headers_ = 0;
+  expect_continue_ = false;
   field_matched_ = 0;
   field_mismatch_ = false;
   if (target_ != nullptr) target_->clear();
@@ -305,6 +325,15 @@ int RequestParser::check_headers() {
     return 413;
   }
   return 0;
+}
+
+// RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may wait for
+// an interim 100 before sending the body, so say it when a body is coming.
+// 100-continue is the only expectation defined; others are treated alike.
+bool RequestParser::wants_continue() const {
+  const bool body_follows = (parser_.flags & F_CHUNKED) != 0 ||
+                            ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > 0);
+  return expect_continue_ && body_follows && parser_.http_minor == 1;
 }
 
 std::string_view RequestParser::method() const {

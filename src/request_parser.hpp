@@ -20,7 +20,8 @@ struct RequestLimits {
 // What feeding bytes produced. The parser stops after each complete request
 // so the caller answers requests one by one, in order.
 struct ParseEvent {
-  enum class Kind : unsigned char { need_more, request, error };
+  // send_continue: the headers asked for 100 Continue before the body.
+  enum class Kind : unsigned char { need_more, request, error, send_continue };
   Kind kind = Kind::need_more;
   std::size_t consumed = 0;  // bytes of the input used, including the request's end
   int error_status = 0;      // 400, 413, 414, 431 or 505 when kind == error
@@ -67,7 +68,9 @@ class RequestParser {
   ParseEvent finish_request(std::size_t consumed);
   ParseEvent fail(std::size_t consumed, llhttp_errno_t error);
   void begin_message();
-  void match_host(std::string_view chunk);
+  void match_field(std::string_view chunk);
+  [[nodiscard]] std::string_view matched_field() const;
+  [[nodiscard]] bool wants_continue() const;
   void end_message();
   int check_headers();
 
@@ -77,8 +80,11 @@ class RequestParser {
   std::uint32_t header_bytes_ = 0;
   std::uint16_t error_status_ = 0;
   std::uint8_t host_headers_ = 0;
-  std::uint8_t field_matched_ = 0;  // how much of "host" the current field name matched
+  std::uint8_t field_matched_ = 0;  // how much of "host" or "expect" the field name matched
   bool field_mismatch_ = false;
+  bool field_is_expect_ = false;  // which name the current field is matched against
+  bool expect_continue_ = false;
+  bool continue_due_ = false;
   bool in_message_ = false;
   bool in_target_ = false;
   bool headers_done_ = false;

@@ -84,6 +84,27 @@ class HttpClientTest(HellodTestCase):
         self.assertEqual((response.status, body), (200, b"Hello, World!\n"))
 
 
+class ExpectContinueTest(HellodTestCase):
+    def test_a_client_waiting_for_100_continue_gets_it_then_the_response(self):
+        """RFC 9110 §10.1.1: a client that sends "Expect: 100-continue" may hold
+        its body until the server says 100 Continue; hellod says it at once,
+        then answers the request once the body is in, on the same connection."""
+        server = self.start()
+        with server.connect() as sock:
+            sock.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: 5\r\n\r\n")
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                data = sock.recv(4096)
+                self.assertTrue(data, "closed before 100 Continue")
+                interim += data
+            self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock.sendall(b"hello")
+            status, headers, body, _ = read_response(sock)
+            self.assertEqual((status, body), (200, b"Hello, World!\n"))
+            self.assertNotIn("connection", headers)
+
+
 class ResponseHeadersTest(HellodTestCase):
     def test_default_response_headers_exactly(self):
         """Status line, Server, Date, Content-Type, Content-Length, nothing else, in that order."""

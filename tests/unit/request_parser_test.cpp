@@ -52,11 +52,18 @@ void PrintTo(const Seen& seen, std::ostream* out) {
     case Kind::need_more:
       *out << "need_more";
       break;
+    case Kind::send_continue:
+      *out << "send_continue(at " << seen.end << ")";
+      break;
   }
 }
 
 Seen request(std::size_t end, unsigned flags) {
   return Seen{Kind::request, 0, end, flags, {}, {}};
+}
+
+Seen send_continue(std::size_t end) {
+  return Seen{Kind::send_continue, 0, end, 0, {}, {}};
 }
 
 Seen error(int status) {
@@ -357,6 +364,26 @@ TEST(RequestParserTest, BlanksInsideValuesAreAccepted) {
 // llhttp 8.1 reports an empty value as a zero-length span at the start of
 // the next line, which an obs-fold check must not mistake for a fold (found
 // failing here; fixed in 922ecc7).
+// RFC 9110 §10.1.1: a client that expects 100-continue gets it once the
+// headers are in, before its body; then the request completes as usual.
+TEST(RequestParserTest, ExpectContinueAsksForAnInterimResponseBeforeTheBody) {
+  constexpr std::string_view kHeaders =
+      "POST / HTTP/1.1\r\nHost: a\r\nEXPECT: 100-continue\r\nContent-Length: 5\r\n\r\n";
+  const std::string input = std::string(kHeaders) + "hello";
+  expect_events(input, {send_continue(kHeaders.size()), request(input.size(), kKeep)});
+}
+
+TEST(RequestParserTest, ExpectContinueWithoutABodyOrFromHttp10IsJustARequest) {
+  constexpr std::string_view kNoBody = "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n";
+  expect_events(kNoBody, {request(kNoBody.size(), kKeep)});
+  constexpr std::string_view kHttp10Body =
+      "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
+  expect_events(kHttp10Body, {request(kHttp10Body.size(), kHttp10)});
+  constexpr std::string_view kOtherField =
+      "POST / HTTP/1.1\r\nHost: a\r\nExpected: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
+  expect_events(kOtherField, {request(kOtherField.size(), kKeep)});
+}
+
 TEST(RequestParserTest, EmptyValuesAreAccepted) {
   constexpr std::string_view kEmpty = "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n";
   expect_events(kEmpty, {request(kEmpty.size(), kKeep)});
