@@ -154,19 +154,17 @@ class CheckConfigTableTest(unittest.TestCase):
         self.assertEqual((code, err), (0, ""))
         self.assertIn("configuration OK", out)
 
-    # KNOWN BUG, reported: src/config.cpp (yaml-cpp 0.7 LoadAll loops); this test fails until it is fixed.
     def test_a_lone_comma_gets_an_error_not_a_hang(self):
-        """Found by config_fuzzer: a file holding "," makes YAML::LoadAll loop
-        forever, allocating (yaml-cpp issue #1040), so --check-config, start-up
-        and reload hang and eat memory instead of printing an error."""
-        # A short timeout: the loop allocates some 150 MB a second.
+        """Found by config_fuzzer (fixed in 4d7b3b0): a file holding "," made
+        YAML::LoadAll loop forever, allocating (yaml-cpp issue #1040), so
+        --check-config, start-up and reload hung and ate memory."""
+        # A short timeout: should the loop come back, it allocates ~150 MB a second.
         self.assert_one_clear_error("comma", ",", "", timeout=3)
 
-    # KNOWN BUG, reported: src/config.cpp error messages are not escaped; this test fails until it is fixed.
     def test_control_characters_in_the_config_stay_out_of_the_error_line(self):
-        """Found by config_fuzzer: a quoted key "x\\r\\ny" and yaml-cpp's
-        "unknown escape character" message put raw CR/LF into the error, so
-        the one-line error becomes two lines (or any terminal escape)."""
+        """Found by config_fuzzer (fixed in 4d7b3b0): a quoted key "x\\r\\ny" and
+        yaml-cpp's "unknown escape character" message put raw CR/LF into the
+        error, so the one-line error became two lines (or any terminal escape)."""
         for name, text in (("key_crlf", 'response:\n  "x\\r\\nfake: line": 1\n'),
                            ("escape_cr", 'a: "\\\r"\n')):
             with self.subTest(name=name):
