@@ -59,6 +59,7 @@ struct Setup {
   RequestLimits limits;
   std::uint32_t keepalive_requests = 10'000;
   bool draining = false;
+  bool capture_target = false;  // log.access: the parser copies method and target
 };
 
 [[noreturn]] void fail(const char* what, std::string_view detail = {}) {
@@ -125,7 +126,9 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
                    const Setup& setup) {
   RequestParser parser;
   Run run;
+  parser.set_capture_target(setup.capture_target);
   std::uint32_t requests = 0;
+  std::uint32_t continues = 0;
   std::size_t offset = 0;
   for (const std::size_t size : reads) {
     std::string_view data = input.substr(offset, size);
@@ -143,6 +146,12 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
       data.remove_prefix(event.consumed);
       position += event.consumed;
       if (event.kind == ParseEvent::Kind::need_more) break;
+      if (event.kind == ParseEvent::Kind::send_continue) {
+        // RFC 9110 §10.1.1: an interim 100 before the body; the request goes on.
+        if (++continues > requests + 1) fail("more than one 100 Continue for a request");
+        run.outcomes.push_back(Outcome{event.kind, 100, ConnectionHeader::none, false, position});
+        continue;
+      }
       if (event.kind == ParseEvent::Kind::error) {
         run.outcomes.push_back(answer_error(event));
         run.closed = true;
@@ -164,7 +173,16 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
 std::string describe(const Run& run) {
   std::string text;
   for (const Outcome& outcome : run.outcomes) {
-    text += outcome.kind == ParseEvent::Kind::request ? "request " : "error ";
+    switch (outcome.kind) {
+      case ParseEvent::Kind::request:
+        text += "request ";
+        break;
+      case ParseEvent::Kind::send_continue:
+        text += "continue ";
+        break;
+      default:
+        text += "error ";
+    }
     text += std::to_string(outcome.status) +
             " conn=" + std::to_string(static_cast<int>(outcome.connection)) +
             " head=" + std::to_string(outcome.head) + " end=" + std::to_string(outcome.end) + "; ";
@@ -226,7 +244,9 @@ std::vector<std::size_t> merge_empty_lines(std::string_view input,
                                            const Run& whole) {
   std::vector<bool> inside(input.size() + 1, false);
   std::vector<std::size_t> starts{0};
-  for (const Outcome& outcome : whole.outcomes) starts.push_back(outcome.end);
+  for (const Outcome& outcome : whole.outcomes) {
+    if (outcome.kind == ParseEvent::Kind::request) starts.push_back(outcome.end);
+  }
   for (const std::size_t start : starts) {
     for (std::size_t i = start; i < input.size() && is_crlf(input[i]); ++i) inside[i + 1] = true;
   }
@@ -253,6 +273,7 @@ Setup setup_for(std::uint64_t hash) {
   setup.limits.max_body_bytes = kBodyLimits[(hash >> 10) & 3];
   setup.keepalive_requests = kKeepaliveRequests[(hash >> 12) & 3];
   setup.draining = ((hash >> 14) & 15) == 0;
+  setup.capture_target = ((hash >> 18) & 1) != 0;
   return setup;
 }
 
