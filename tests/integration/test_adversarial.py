@@ -99,13 +99,12 @@ class SlowlorisTest(AdversarialTestCase):
         self.assertLess(latencies[-1], LATENCY_BOUND)
         self.assert_serves_normally(server)
 
-    # KNOWN BUG, reported: src/request_parser.cpp, src/connection.cpp; this test fails until it is fixed.
     def test_empty_lines_before_a_request_do_not_hold_a_connection_open(self):
         """RFC 9112 §2.2 lets a server skip empty lines before a request line,
         but they are input like any other: a client sending only CRLFs must be
-        cut at the header (or keep-alive) timeout. Today each read of CRLFs
-        re-arms the keep-alive timer and is not counted in max_header_bytes,
-        so such a client holds its connection forever."""
+        cut at the header (or keep-alive) timeout. Each read of CRLFs used to
+        re-arm the keep-alive timer, so such a client held its connection
+        forever (fixed in 574c728)."""
         server = self.start("timeouts: {header: 1s, keepalive: 1s}\n")
         sock = server.connect()
         self.addCleanup(sock.close)
@@ -366,11 +365,10 @@ class SmugglingTest(AdversarialTestCase):
                 self.fail(f"no close within 5 s; received {data!r}")
         return data
 
-    # KNOWN BUG, reported: src/request_parser.cpp remember_tail; this test fails until it is fixed.
     def test_obs_fold_after_an_empty_value_is_rejected_in_any_read_sizes(self):
-        """Found by request_fuzzer: a fold after an empty value is rejected when
-        it arrives in one read; it must be rejected just the same when each
-        byte arrives in its own read, or a client can smuggle a
+        """Found by request_fuzzer (fixed in 922ecc7/28542e3): a fold after an
+        empty value was rejected when it arrived in one read but accepted when
+        each byte arrived in its own read, so a client could smuggle a
         Transfer-Encoding line past hellod's obs-fold check by pacing."""
         payload = (b"POST / HTTP/1.1\r\nHost: t\r\nX:\r\n Transfer-Encoding: chunked\r\n"
                    b"Content-Length: " + N + b"\r\n\r\n" + SMUGGLED)
