@@ -106,8 +106,8 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
   }
   reading_ = true;
   parser_.set_capture_target(worker_.config().log.access);
-  worker_.wait(*this,
-               Wait::header);  // RFC 9112 has no rule; h2o and nginx time out a silent client
+  // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
+  worker_.wait(*this, Wait::header);
   return true;
 }
 
@@ -163,15 +163,15 @@ void Connection::process(std::string_view data) {
   while (!data.empty() && !close_after_output_ && !closing_) {
     const ParseEvent event = parser_.feed(data, limits);
     data.remove_prefix(event.consumed);
-    if (!handle_event(event)) {
-      unread_input_ = !data.empty();
-      break;
-    }
+    if (!handle_event(event)) break;
     if (pending_bytes() > kMaxPendingOutput) {
       hold_input(data);
       break;
     }
   }
+  // Bytes after the last request (pipelined ones, or a bad request's rest)
+  // are left unread: closing must then linger (see begin_linger).
+  if (close_after_output_ && !data.empty()) unread_input_ = true;
   flush();
 }
 
