@@ -108,28 +108,30 @@ class NotifyTest(HellodTestCase):
         notify = self.receiver()
         server = self.start("timeouts:\n  shutdown: 20s\n", env=notify.env)
         notify.wait_key("READY")
-        # Two idle keep-alive connections: the drain closes idle ones at once,
-        # so keep one busy by leaving a request head unfinished.
-        # One full exchange each first, so both are accepted before SIGTERM
-        # closes the listener (a client still in the backlog would be reset).
-        idle = server.connect()
-        self.addCleanup(idle.close)
-        busy = server.connect()
-        self.addCleanup(busy.close)
-        for conn in (idle, busy):
+        # Two connections each leave a request head unfinished, so the drain
+        # cannot end at once. One full exchange each first, so both are
+        # accepted before SIGTERM closes the listener.
+        first = server.connect()
+        self.addCleanup(first.close)
+        second = server.connect()
+        self.addCleanup(second.close)
+        for conn in (first, second):
             conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(read_response(conn)[0], 200)
-        busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # head not finished
         time_started = time.monotonic()
         server.signal(signal.SIGTERM)
         notify.wait_key("STOPPING", "1")
-        # Finish the request: that is progress; the connection then closes.
-        busy.sendall(b"\r\n")
+        # Finishing one request is progress while the other still holds the
+        # drain open: hellod asks for more time.
+        first.sendall(b"\r\n")
+        self.assertEqual(read_response(first)[2], b"Hello, World!\n")
         extend = notify.wait_key("EXTEND_TIMEOUT_USEC", timeout=10)
         self.assertGreater(int(extend["EXTEND_TIMEOUT_USEC"]), 0)
+        second.sendall(b"\r\n")
+        self.assertEqual(read_response(second)[0], 200)
         self.assertEqual(server.proc.wait(15), 0)
         self.assertLess(time.monotonic() - time_started, 15)
-
 
 if __name__ == "__main__":
     unittest.main()
