@@ -333,7 +333,9 @@ int RequestParser::check_headers() {
 bool RequestParser::wants_continue() const {
   const bool body_follows = (parser_.flags & F_CHUNKED) != 0 ||
                             ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > 0);
-  return expect_continue_ && body_follows && parser_.http_minor == 1;
+  // CONNECT has no body for llhttp to read: what follows is the tunnel.
+  return expect_continue_ && body_follows && parser_.http_minor == 1 &&
+         parser_.method != HTTP_CONNECT;
 }
 
 std::string_view RequestParser::method() const {

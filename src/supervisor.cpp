@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "log.hpp"
@@ -21,7 +22,8 @@ constexpr std::uint64_t kShutdownTickMs = 1000;
 constexpr std::chrono::microseconds kShutdownExtension{5'000'000};
 // Descriptors hellod needs beyond its connections: listeners, the journal,
 // the event loops' own.
-constexpr rlim_t kSpareDescriptors = 64;
+constexpr rlim_t kReservedDescriptors = 16;
+constexpr rlim_t kDescriptorsPerLoop = 4;
 
 std::uint64_t monotonic_ms() {
   return uv_hrtime() / 1'000'000;
@@ -33,24 +35,31 @@ bool file_exists(const std::string& path) {
 
 // Every connection is a descriptor; the soft limit is often 1024, far below
 // limits.max_connections, so take what the hard limit allows.
-void raise_descriptor_limit(const Config& config) {
+rlim_t raise_descriptor_limit() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return RLIM_INFINITY;
   if (limit.rlim_cur < limit.rlim_max) {
     const rlim_t old_soft = limit.rlim_cur;
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
       spdlog::info("raised the open-file limit from {} to {}", old_soft, limit.rlim_cur);
+    } else {
+      limit.rlim_cur = old_soft;
     }
   }
-  const rlim_t needed = config.limits.max_connections + kSpareDescriptors;
-  if (limit.rlim_cur < needed) {
-    spdlog::warn(
-        "limits.max_connections is {} but the open-file limit is {}: beyond about {} "
-        "connections new clients are shed; raise LimitNOFILE=",
-        config.limits.max_connections, limit.rlim_cur,
-        limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 0);
-  }
+  return limit.rlim_cur;
+}
+
+// How many connections fit in the open-file limit once hellod's own
+// descriptors are set aside: stdio, the journal, each loop's epoll, eventfd
+// and spare descriptor, and every listener of every worker.
+std::uint32_t connection_budget(rlim_t open_files, const Config& config) {
+  const rlim_t reserved =
+      kReservedDescriptors + config.workers * (kDescriptorsPerLoop + config.listen.size());
+  if (open_files == RLIM_INFINITY) return std::numeric_limits<std::uint32_t>::max();
+  if (open_files <= reserved) return 1;
+  return static_cast<std::uint32_t>(
+      std::min<rlim_t>(open_files - reserved, std::numeric_limits<std::uint32_t>::max()));
 }
 
 }  // namespace
@@ -128,12 +137,20 @@ int Supervisor::run(Config config) {
 
 Status Supervisor::start(Config config) {
   config_ = std::move(config);
-  raise_descriptor_limit(config_);
+  connection_budget_ = connection_budget(raise_descriptor_limit(), config_);
+  if (config_.limits.max_connections > connection_budget_) {
+    // Beyond the budget clients wait in the kernel backlog, as they do at
+    // limits.max_connections, instead of failing on EMFILE.
+    spdlog::warn(
+        "limits.max_connections is {} but the open-file limit only leaves room for {}: hellod "
+        "holds at most {} connections at once, others wait; raise LimitNOFILE=",
+        config_.limits.max_connections, connection_budget_, connection_budget_);
+  }
   Result<WorkerSockets> sockets = open_sockets(config_);
   if (!sockets) return sockets.error();
   Status loop = start_loop();
   if (!loop) return loop;
-  auto snapshot = std::make_shared<const Snapshot>(config_);
+  auto snapshot = std::make_shared<const Snapshot>(config_, connection_budget_);
   for (unsigned i = 0; i < config_.workers; ++i) {
     auto worker = std::make_unique<Worker>(i, config_.workers, snapshot);
     Status worker_started = worker->start(std::move(sockets.value()[i]), [this] {

@@ -66,6 +66,7 @@ class Supervisor {
 
   ConfigSource source_;
   Config config_;
+  std::uint32_t connection_budget_ = 0;  // connections the open-file limit has room for
   // What is actually served, for STATUS=: the bound address of each
   // config_.listen entry in order (port 0 resolved), or the inherited sockets.
   std::vector<std::string> serving_;

@@ -60,7 +60,7 @@ Status Supervisor::apply(Config next) {
   apply_log_level(next.log.level);
   // Workers swap the snapshot between callbacks: the next response on every
   // connection, kept-alive ones included, is the new one.
-  auto snapshot = std::make_shared<const Snapshot>(next);
+  auto snapshot = std::make_shared<const Snapshot>(next, connection_budget_);
   for (auto& worker : workers_) {
     worker->post([snapshot](Worker& w) { w.use_snapshot(snapshot); });
   }

@@ -38,10 +38,11 @@ HttpDate current_date() {
 
 }  // namespace
 
-Snapshot::Snapshot(Config validated)
+Snapshot::Snapshot(Config validated, std::uint32_t descriptor_budget)
     : config(std::move(validated)),
       responses(config.response, current_date()),
-      request_limits{config.limits.max_header_bytes, config.limits.max_body_bytes} {}
+      request_limits{config.limits.max_header_bytes, config.limits.max_body_bytes},
+      connection_limit(std::min(config.limits.max_connections, descriptor_budget)) {}
 
 // A listening socket watched by one worker's loop.
 class Listener {
@@ -324,7 +325,7 @@ void Worker::on_date_timer() {
 }
 
 bool Worker::at_capacity() const {
-  const std::uint32_t limit = snapshot_->config.limits.max_connections;
+  const std::uint32_t limit = snapshot_->connection_limit;
   const std::uint32_t share = (limit + worker_count_ - 1) / worker_count_;
   return counters_.open.load(std::memory_order_relaxed) >= share;
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,8 +31,12 @@ struct Snapshot {
   Config config;
   ResponseSet responses;
   RequestLimits request_limits;
+  // limits.max_connections, or fewer when the open-file limit has no room
+  // for that many: past it clients wait in the kernel backlog.
+  std::uint32_t connection_limit;
 
-  explicit Snapshot(Config validated);
+  explicit Snapshot(Config validated,
+                    std::uint32_t descriptor_budget = std::numeric_limits<std::uint32_t>::max());
 };
 
 // Per-worker counters, written by the worker only and read by the

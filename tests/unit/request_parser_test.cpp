@@ -382,6 +382,9 @@ TEST(RequestParserTest, ExpectContinueWithoutABodyOrFromHttp10IsJustARequest) {
   constexpr std::string_view kOtherField =
       "POST / HTTP/1.1\r\nHost: a\r\nExpected: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
   expect_events(kOtherField, {request(kOtherField.size(), kKeep)});
+  constexpr std::string_view kConnect =
+      "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+  expect_events(kConnect, {request(kConnect.size(), kUpgrade)});
 }
 
 TEST(RequestParserTest, EmptyValuesAreAccepted) {
