@@ -9,6 +9,7 @@
 #include <string>
 
 #include "log.hpp"
+#include "reply.hpp"
 #include "worker.hpp"
 
 namespace hellod {
@@ -20,8 +21,6 @@ constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 // Buffers gathered for one writev; IOV_MAX is 1024, and a batch this size is
 // already far past the point where one more syscall matters.
 constexpr std::size_t kMaxBatchBuffers = 128;
-
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 uv_buf_t as_buf(std::string_view bytes) {
   return uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
@@ -175,56 +174,41 @@ void Connection::process(std::string_view data) {
   flush();
 }
 
+// Answers one parse event; false when nothing more is to be parsed from
+// this read (more input needed, or the connection ends after this reply).
 bool Connection::handle_event(const ParseEvent& event) {
-  switch (event.kind) {
-    case ParseEvent::Kind::request:
-      answer(event);
-      return true;
-    case ParseEvent::Kind::error:
-      answer_error(event.error_status);
-      return false;
-    case ParseEvent::Kind::send_continue:
-      queue(ResponseBytes{kContinue, {}});
-      return true;
-    case ParseEvent::Kind::need_more:
-      break;
+  if (event.kind == ParseEvent::Kind::need_more) return false;
+  const bool is_request = event.kind == ParseEvent::Kind::request;
+  if (is_request) ++requests_;
+  const Config& config = worker_.config();
+  const Reply reply = reply_for(
+      event, ReplyContext{requests_, config.limits.keepalive_requests, worker_.draining()},
+      worker_.responses());
+  queue(reply.bytes);
+  close_after_output_ = reply.close_after;
+  if (is_request) {
+    after_request(reply);
+  } else if (event.kind == ParseEvent::Kind::error) {
+    spdlog::debug("rejecting a malformed request with {}", event.error_status);
+    worker_.count_request(true);
+    unread_input_ = true;  // the rest of a bad request may still be on its way
   }
-  return false;
+  return !reply.close_after;
 }
 
-void Connection::answer(const ParseEvent& event) {
-  ++requests_;
+void Connection::after_request(const Reply& reply) {
+  worker_.count_request(false);
   const Config& config = worker_.config();
   parser_.set_capture_target(config.log.access);  // a reload may have turned it on
-  // RFC 9112 §9.6: the last response on a connection says Connection: close.
-  const bool last =
-      !event.keep_alive || requests_ >= config.limits.keepalive_requests || worker_.draining();
-  ConnectionHeader connection = ConnectionHeader::none;
-  if (last) {
-    connection = ConnectionHeader::close;
-  } else if (event.http10) {
-    connection = ConnectionHeader::keep_alive;  // RFC 9112 §9.3: 1.0 persistence is opt-in
-  }
-  const Response& response = worker_.responses().configured;
-  const ResponseBytes bytes = response.bytes(connection, event.head);
-  queue(bytes);
-  worker_.count_request(false);
   if (config.log.access) {
-    log_access(parser_.method(), parser_.target(), response.status(), bytes.size(), peer_name());
+    log_access(parser_.method(), parser_.target(), reply.status, reply.bytes.size(), peer_name());
   }
-  close_after_output_ = last;
   // Set when a connection turns persistent, as nginx does: a later response
   // may then follow one the client has not acknowledged yet, which Nagle's
   // algorithm would hold back; a one-response connection saves the syscall.
-  if (!last && requests_ == 1 && handle_.handle.type == UV_TCP) uv_tcp_nodelay(&handle_.tcp, 1);
-}
-
-void Connection::answer_error(int status) {
-  spdlog::debug("rejecting a malformed request with {}", status);
-  queue(worker_.responses().for_error(status).bytes(ConnectionHeader::close, false));
-  worker_.count_request(true);
-  close_after_output_ = true;
-  unread_input_ = true;  // the rest of a bad request may still be on its way
+  if (!reply.close_after && requests_ == 1 && handle_.handle.type == UV_TCP) {
+    uv_tcp_nodelay(&handle_.tcp, 1);
+  }
 }
 
 void Connection::queue(ResponseBytes bytes) {

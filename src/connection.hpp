@@ -15,6 +15,7 @@ namespace hellod {
 
 class Worker;
 struct PendingOutput;
+struct Reply;
 
 // What a connection is waiting for; each has its own timeout and its own
 // DeadlineList in the worker.
@@ -62,8 +63,7 @@ class Connection : public DeadlineEntry {
   void on_write_done(int status);
   void process(std::string_view data);
   bool handle_event(const ParseEvent& event);
-  void answer(const ParseEvent& event);
-  void answer_error(int status);
+  void after_request(const Reply& reply);
   void queue(ResponseBytes bytes);
   void flush();
   void write_tail(std::string_view unsent);

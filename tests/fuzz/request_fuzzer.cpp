@@ -28,6 +28,7 @@
 
 #include "config.hpp"
 #include "http_date.hpp"
+#include "reply.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
 
@@ -87,37 +88,32 @@ void check_response(const ResponseBytes& bytes, int status, ConnectionHeader con
   if (head && !bytes.body.empty()) fail("HEAD response has a body");
 }
 
-// Mirrors Connection::answer: RFC 9112 §9.6, the last response says close.
-Outcome answer(const ParseEvent& event, std::uint32_t requests, const Setup& setup) {
-  const bool last = !event.keep_alive || requests >= setup.keepalive_requests || setup.draining;
-  ConnectionHeader connection = ConnectionHeader::none;
-  if (last) {
-    connection = ConnectionHeader::close;
-  } else if (event.http10) {
-    connection = ConnectionHeader::keep_alive;
+// The connection's own decision (reply_for, shared with Connection), checked:
+// errors carry a status hellod has a response for, and the bytes are one
+// well-formed response that agrees with the decision.
+Outcome reply(const ParseEvent& event, std::uint32_t requests, const Setup& setup) {
+  if (event.kind == ParseEvent::Kind::error) {
+    switch (event.error_status) {
+      case 400:
+      case 413:
+      case 414:
+      case 431:
+      case 505:
+        break;
+      default:
+        fail("unexpected error status", std::to_string(event.error_status));
+    }
   }
-  const Response& response = responses().configured;
-  check_response(response.bytes(connection, event.head), response.status(), connection, event.head);
-  return Outcome{event.kind, response.status(), connection, event.head, 0};
-}
-
-// Mirrors Connection::answer_error.
-Outcome answer_error(const ParseEvent& event) {
-  switch (event.error_status) {
-    case 400:
-    case 413:
-    case 414:
-    case 431:
-    case 505:
-      break;
-    default:
-      fail("unexpected error status", std::to_string(event.error_status));
+  const Reply decided = reply_for(
+      event, ReplyContext{requests, setup.keepalive_requests, setup.draining}, responses());
+  if (event.kind == ParseEvent::Kind::error && decided.status != event.error_status) {
+    fail("error response has another status");
   }
-  const Response& response = responses().for_error(event.error_status);
-  if (response.status() != event.error_status) fail("error response has another status");
-  check_response(response.bytes(ConnectionHeader::close, false), event.error_status,
-                 ConnectionHeader::close, false);
-  return Outcome{event.kind, event.error_status, ConnectionHeader::close, false, 0};
+  if (decided.close_after != (decided.connection == ConnectionHeader::close)) {
+    fail("closing without saying Connection: close (or the reverse)");
+  }
+  check_response(decided.bytes, decided.status, decided.connection, event.head);
+  return Outcome{event.kind, decided.status, decided.connection, event.head, 0};
 }
 
 // Feeds the reads one by one the way Connection::process does: parse until
@@ -152,22 +148,16 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
       data.remove_prefix(event.consumed);
       position += event.consumed;
       if (event.kind == ParseEvent::Kind::need_more) break;
-      if (event.kind == ParseEvent::Kind::send_continue) {
-        // RFC 9110 §10.1.1: an interim 100 before the body; the request goes on.
-        if (++continues > requests + 1) fail("more than one 100 Continue for a request");
-        run.outcomes.push_back(Outcome{event.kind, 100, ConnectionHeader::none, false, position});
-        continue;
+      if (event.kind == ParseEvent::Kind::send_continue && ++continues > requests + 1) {
+        fail("more than one 100 Continue for a request");
       }
-      if (event.kind == ParseEvent::Kind::error) {
-        run.outcomes.push_back(answer_error(event));
-        run.closed = true;
-        break;
-      }
-      ++requests;
-      Outcome outcome = answer(event, requests, setup);
-      outcome.end = position;
+      if (event.kind == ParseEvent::Kind::request) ++requests;
+      Outcome outcome = reply(event, requests, setup);
+      // Where llhttp notices an error may depend on the reads; not compared.
+      if (event.kind != ParseEvent::Kind::error) outcome.end = position;
       run.closed = outcome.connection == ConnectionHeader::close;
       run.outcomes.push_back(outcome);
+      if (run.closed) break;
     }
     if (run.closed) break;
   }
