@@ -131,8 +131,19 @@ int Supervisor::run(Config config) {
   uv_run(&loop_, UV_RUN_DEFAULT);
   for (auto& worker : workers_) worker->join();
   uv_loop_close(&loop_);
+  remove_unix_socket_files();
   spdlog::info("stopped after serving {} requests", requests_served());
   return 0;
+}
+
+// The socket files hellod bound itself would otherwise outlive it (the next
+// start would find nobody answering and bind again, but a stale file
+// misleads an operator). Inherited sockets belong to systemd.
+void Supervisor::remove_unix_socket_files() const {
+  if (socket_activated_) return;
+  for (const ListenAddress& address : config_.listen) {
+    if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
+  }
 }
 
 Status Supervisor::start(Config config) {

@@ -59,6 +59,7 @@ class Supervisor {
   void on_watchdog_tick();
   void block_a_worker(std::size_t index);
   void close_handles();
+  void remove_unix_socket_files() const;
   std::array<uv_handle_t*, 8> control_handles();
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] std::uint32_t open_connections() const;

@@ -201,7 +201,6 @@ void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
 
 void Worker::add_listeners(std::vector<ListenSocket> sockets) {
   for (ListenSocket& socket : sockets) {
-    const std::string name = socket.name;
     Status added = add_listener(std::move(socket));
     if (!added) spdlog::error("worker {}: {}", index_, added.error().message);
   }

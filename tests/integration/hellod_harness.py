@@ -5,9 +5,11 @@ ports (listen on port 0, read the bound address from hellod's log), so tests
 never collide and never need a fixed port.
 """
 
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +49,9 @@ class Hellod:
     def __init__(self, config="", args=None, env=None, listen=True, wait_ready=True,
                  pass_fds=(), preexec_fn=None, config_name="hellod.yaml", wrapper=()):
         self.dir = tempfile.mkdtemp(prefix="hellod-test-")
+        # Removed when the test process ends, so a test may still read the
+        # log after close().
+        atexit.register(shutil.rmtree, self.dir, True)
         self.config_path = os.path.join(self.dir, config_name)
         if listen and not re.search(r"^listen:", config, re.M):
             config = 'listen: ["127.0.0.1:0"]\n' + config

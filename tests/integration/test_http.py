@@ -258,6 +258,8 @@ class OtherListenersTest(HellodTestCase):
         result = subprocess.run(["curl", "-s", "--unix-socket", path, "http://localhost/"],
                                 capture_output=True, timeout=10, check=True)
         self.assertEqual(result.stdout, b"Hello, World!\n")
+        self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(path), "the socket file outlived hellod")
 
     def test_ipv6_loopback_listener(self):
         """listen: "[::1]:0" serves over IPv6."""
