@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <exception>
 #include <string>
 
@@ -107,7 +109,26 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
   parser_.set_capture_target(worker_.config().log.access);
   // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
   worker_.wait(*this, Wait::header);
+  if (!unix_socket) read_at_once();
   return true;
+}
+
+// A client usually sends its request right after connecting, so by the time
+// hellod accepts, the bytes are there. Reading them now (uv_read_start only
+// queued the epoll registration) answers without a round through epoll, and
+// a connection that closes after that one response is never registered.
+void Connection::read_at_once() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&handle_.handle, &fd) != 0) return;
+  const uv_buf_t buf = worker_.read_buffer();
+  const ssize_t nread = ::read(fd, buf.base, buf.len);
+  if (nread > 0) {
+    on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
+  } else if (nread == 0) {
+    on_read_error(UV_EOF);
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    on_read_error(-errno);
+  }
 }
 
 void Connection::close() {

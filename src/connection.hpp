@@ -58,6 +58,7 @@ class Connection : public DeadlineEntry {
  private:
   friend struct ConnectionCallbacks;
 
+  void read_at_once();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
   void on_write_done(int status);

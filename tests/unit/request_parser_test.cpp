@@ -398,6 +398,22 @@ TEST(RequestParserTest, WhitespaceInsideFieldNameIs400) {
   expect_error("GET / HTTP/1.1\r\nHost: a\r\nX Foo: b\r\n\r\n", 400);
 }
 
+// The space check reads names eight bytes at a time: a space in any word or
+// in the tail of a long name is found.
+TEST(RequestParserTest, SpaceAnywhereInALongFieldNameIs400) {
+  const std::string name = "X-A-Rather-Long-Field-Name";
+  for (std::size_t position = 1; position < name.size(); ++position) {
+    std::string spaced = name;
+    spaced[position] = ' ';
+    const std::string input = "GET / HTTP/1.1\r\nHost: a\r\n" + spaced + ": v\r\n\r\n";
+    const FeedResult run = feed_pieces({input}, RequestLimits{});
+    ASSERT_EQ(run.events, std::vector<Seen>{error(400)}) << "space at " << position;
+  }
+  const std::string clean = "GET / HTTP/1.1\r\nHost: a\r\n" + name + ": v\r\n\r\n";
+  EXPECT_EQ(feed_pieces({clean}, RequestLimits{}).events,
+            std::vector<Seen>{request(clean.size(), kKeep)});
+}
+
 TEST(RequestParserTest, Http09RequestLineIs400) {
   expect_error("GET /\r\n\r\n", 400);
 }
