@@ -12,19 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCH_PACKAGES=(wrk nginx-light valgrind strace apache2-utils python3 util-linux)
-missing=()
-for package in "${BENCH_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$package")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-scripts/install-deps.sh build
+scripts/install-deps.sh bench
 
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DHELLOD_BENCH=ON >/dev/null
 cmake --build build-bench -j"$(nproc)" --target hellod hellod_alloc_count

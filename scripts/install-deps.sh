@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing hellod needs, from Debian 12's archive.
-# Usage: scripts/install-deps.sh [build|test|package|e2e]   (each a superset of build;
+# Usage: scripts/install-deps.sh [build|test|package|e2e|bench]   (each a superset of build;
 # package: the Debian packaging tools; e2e: package plus the booted-container test's tools)
 set -euo pipefail
 
@@ -18,6 +18,9 @@ PACKAGE_PACKAGES=(
 E2E_PACKAGES=(
   debootstrap systemd-container python3
 )
+BENCH_PACKAGES=(
+  wrk nginx-light valgrind strace apache2-utils python3 util-linux
+)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-build}" == test ]]; then
@@ -28,6 +31,9 @@ if [[ "${1:-build}" == package || "${1:-build}" == e2e ]]; then
 fi
 if [[ "${1:-build}" == e2e ]]; then
   want+=("${E2E_PACKAGES[@]}")
+fi
+if [[ "${1:-build}" == bench ]]; then
+  want+=("${BENCH_PACKAGES[@]}")
 fi
 
 missing=()

@@ -155,7 +155,8 @@ class Hellod:
 
 
 def recv_until_close(sock, limit=1 << 24):
-    """Reads everything until the peer closes (or limit bytes)."""
+    """Reads everything until the peer closes or resets (or limit bytes); a
+    socket timeout fails the test, naming what had arrived."""
     chunks = []
     total = 0
     while total < limit:
@@ -163,6 +164,9 @@ def recv_until_close(sock, limit=1 << 24):
             data = sock.recv(65536)
         except ConnectionResetError:
             break
+        except socket.timeout:
+            raise AssertionError(f"no close within {sock.gettimeout()}s; received "
+                                 f"{b''.join(chunks)[:2000]!r}") from None
         if not data:
             break
         chunks.append(data)

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from hellod_harness import (Hellod, HellodTestCase, assert_no_sanitizer_reports, read_response,
-                            split_responses)
+                            recv_until_close, split_responses)
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 GET_CLOSE = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -335,13 +335,7 @@ class SmugglingTest(AdversarialTestCase):
                     sock.sendall(payload[i:i + step])
             except (BrokenPipeError, ConnectionResetError):
                 pass  # closed after the error response, which may still be readable
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            except socket.timeout:
-                self.fail(f"no close within 5 s; received {data!r}")
+            data += recv_until_close(sock)
         return data
 
     def send_byte_by_byte(self, payload):
@@ -356,13 +350,7 @@ class SmugglingTest(AdversarialTestCase):
                     time.sleep(0.002)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            except socket.timeout:
-                self.fail(f"no close within 5 s; received {data!r}")
+            data += recv_until_close(sock)
         return data
 
     def test_obs_fold_after_an_empty_value_is_rejected_in_any_read_sizes(self):

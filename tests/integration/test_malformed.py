@@ -6,7 +6,8 @@ import socket
 import time
 import unittest
 
-from hellod_harness import Hellod, HellodTestCase, exchange, read_response, split_responses
+from hellod_harness import (Hellod, HellodTestCase, exchange, read_response, recv_until_close,
+                            split_responses)
 
 HOST = b"Host: t\r\n"
 
@@ -89,13 +90,7 @@ class MalformedTest(HellodTestCase):
         data = b""
         with self.server.connect(timeout=timeout) as sock:
             sock.sendall(payload)
-            try:
-                while chunk := sock.recv(65536):
-                    data += chunk
-            except ConnectionResetError:
-                pass
-            except socket.timeout:
-                self.fail(f"no close within {timeout}s; received {data!r}")
+            data = recv_until_close(sock)
         return data
 
     def assert_still_serving(self):

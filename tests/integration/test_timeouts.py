@@ -8,7 +8,7 @@ import socket
 import time
 import unittest
 
-from hellod_harness import HellodTestCase, read_response, wait_for
+from hellod_harness import HellodTestCase, read_response, recv_until_close, wait_for
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 HEADER = 0.3
@@ -34,15 +34,7 @@ def socket_fds(pid):
 def wait_closed(sock, limit):
     """Reads until the server closes; returns (bytes read, monotonic time of the close)."""
     sock.settimeout(limit)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    except socket.timeout:
-        raise AssertionError(f"not closed within {limit}s; got {data!r}") from None
-    return data, time.monotonic()
+    return recv_until_close(sock), time.monotonic()
 
 
 class TimeoutTestCase(HellodTestCase):
