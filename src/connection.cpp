@@ -109,7 +109,7 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
   parser_.set_capture_target(worker_.config().log.access);
   // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
   worker_.wait(*this, Wait::header);
-  if (!unix_socket) read_at_once();
+  if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_at_once(); });
   return true;
 }
 
