@@ -57,4 +57,4 @@ ctest --test-dir build/fuzz/tests/fuzz --output-on-failure -L fuzz
 # e2e: the .deb installed and driven in a booted Debian 12 (systemd-nspawn);
 # needs root (skipped otherwise) and caches its root filesystem in build/test/e2e.
 scripts/install-deps.sh e2e
-ctest --test-dir build/test --output-on-failure -L e2e
+ctest --test-dir build/test --output-on-failure --verbose -L e2e
