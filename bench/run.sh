@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hellod vs nginx on loopback, one command (issue 5):
-#   bench/run.sh            full run (3 rounds x 5 s per wrk run; about 5 minutes)
-#   bench/run.sh --quick    development check (1 round x 2 s; about 2 minutes)
+#   bench/run.sh            full run (3 rounds x 5 s per wrk run; about 3 minutes once built)
+#   bench/run.sh --quick    development check (1 round x 2 s; under a minute once built)
 # Any other options go to bench/bench.py (see bench/bench.py --help), e.g.
 #   bench/run.sh --rounds 5 --duration 10 --workers 1,2,auto
 #   bench/run.sh --phases callgrind,syscalls
