@@ -10,7 +10,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev googletest python3 curl systemd strace
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
 )
 PACKAGE_PACKAGES=(
   debhelper dpkg-dev lintian

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds hellod with its tests and runs the whole
-# suite: unit and integration tests (CTest), the same under ASan+UBSan and
-# (multi-worker ones) TSan, the fuzzers, then the e2e tests.
+# suite: clang-format and clang-tidy, unit and integration tests (CTest), the
+# same under ASan+UBSan and (multi-worker ones) TSan, the fuzzers, then the
+# e2e tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 
 cmake -S . -B build/test -DHELLOD_WERROR=ON -DHELLOD_TEST_HOOKS=ON
 cmake --build build/test -j"$(nproc)"
+scripts/lint.sh build/test
 ctest --test-dir build/test --output-on-failure -LE e2e
 
 # Sanitizers. Reports from hellod children of the integration tests go to

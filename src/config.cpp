@@ -66,8 +66,8 @@ std::string describe(const YAML::Node& node) {
 // came from.
 class Field {
  public:
-  Field(YAML::Node node, std::string path, std::string_view file, YAML::Mark fallback)
-      : node_(std::move(node)), path_(std::move(path)), file_(file), mark_(node_.Mark()) {
+  Field(const YAML::Node& node, std::string path, std::string_view file, YAML::Mark fallback)
+      : node_(node), path_(std::move(path)), file_(file), mark_(node_.Mark()) {
     // yaml-cpp places an empty value ("key:") where the next token starts,
     // often the following line; its key is where the user will look.
     if (mark_.is_null() || node_.IsNull()) mark_ = fallback;

@@ -19,7 +19,7 @@ namespace {
 
 // Over this much unsent output a connection stops reading until the client
 // catches up, so a client that pipelines without reading costs bounded memory.
-constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+constexpr std::size_t kMaxPendingOutput = std::size_t{256} * 1024;
 // Buffers gathered for one writev; IOV_MAX is 1024, and a batch this size is
 // already far past the point where one more syscall matters.
 constexpr std::size_t kMaxBatchBuffers = 128;

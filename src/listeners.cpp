@@ -179,9 +179,9 @@ Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses
   return per_worker;
 }
 
-WorkerSockets share_with_workers(std::vector<ListenSocket> sockets, unsigned workers) {
+WorkerSockets share_with_workers(const std::vector<ListenSocket>& sockets, unsigned workers) {
   WorkerSockets per_worker(workers);
-  for (ListenSocket& socket : sockets) {
+  for (const ListenSocket& socket : sockets) {
     for (unsigned i = 0; i < workers; ++i) {
       ListenSocket copy = socket;
       copy.fd = fcntl(socket.fd, F_DUPFD_CLOEXEC, 0);

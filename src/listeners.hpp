@@ -30,7 +30,7 @@ Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses
 // Gives every worker its own descriptor of each socket (dup), for sockets
 // that cannot be bound per worker: inherited ones and unix sockets. The
 // originals are closed.
-WorkerSockets share_with_workers(std::vector<ListenSocket> sockets, unsigned workers);
+WorkerSockets share_with_workers(const std::vector<ListenSocket>& sockets, unsigned workers);
 
 // The socket's own address, e.g. "127.0.0.1:41234" or "unix:/run/x.sock":
 // what it really serves, port 0 and inherited sockets included.

@@ -1,10 +1,11 @@
 // hellod: answers every HTTP/1.1 request with one configured response.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
 #include <csignal>
-#include <cstdio>
+#include <exception>
 #include <string>
 
 #include <unistd.h>
@@ -22,17 +23,14 @@ int check_config(const hellod::ConfigSource& source) {
   if (!config) {
     // Under ExecReload= stderr is the journal: mark the line as an error
     // (sd-daemon(3) prefix) so `systemctl status` and journalctl show it as one.
-    std::fprintf(stderr, "%s%s\n", hellod::stderr_is_journal() ? SD_ERR : "",
-                 config.error().message.c_str());
+    fmt::print(stderr, "{}{}\n", hellod::stderr_is_journal() ? SD_ERR : "", config.error().message);
     return 1;
   }
-  std::printf("configuration OK\n");
+  fmt::print("configuration OK\n");
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"hellod: a small, fast, systemd-native HTTP/1.1 responder"};
   std::string config_path{hellod::kDefaultConfigPath};
   bool check = false;
@@ -47,7 +45,8 @@ int main(int argc, char** argv) {
   if (check) return check_config(source);
 
   // A client that disconnects mid-write must cost an EPIPE, not the process.
-  std::signal(SIGPIPE, SIG_IGN);
+  // SIG_IGN for SIGPIPE cannot fail (signal(2) only rejects invalid numbers).
+  static_cast<void>(std::signal(SIGPIPE, SIG_IGN));
   hellod::init_logging();
   hellod::Result<hellod::Config> config = hellod::load_config(source);
   if (!config) {
@@ -63,4 +62,17 @@ int main(int argc, char** argv) {
   spdlog::info("hellod {} starting", hellod::kVersion);
   hellod::Supervisor supervisor(source);
   return supervisor.run(std::move(config.value()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Start-up errors are values (Result); anything thrown is a bug, reported
+  // as one line rather than std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "hellod: {}\n", error.what());
+    return 1;
+  }
 }

@@ -185,7 +185,7 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
     spdlog::info(
         "socket-activated: serving {} inherited socket(s); listen: in the config is ignored",
         inherited.value().size());
-    return share_with_workers(std::move(inherited.value()), config.workers);
+    return share_with_workers(inherited.value(), config.workers);
   }
   Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers);
   if (!bound) return bound.error();

@@ -94,6 +94,7 @@ Status Supervisor::update_listeners(const Config& next) {
     }
   }
   std::vector<std::string> removed_names;
+  removed_names.reserve(removed.size());
   for (const ListenAddress& address : removed) removed_names.push_back(address.to_string());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(bound.value()[i]));

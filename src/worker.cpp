@@ -15,7 +15,7 @@ namespace {
 constexpr int kBacklog = 4096;
 // One read takes at most this much; it is shared by all of a worker's
 // connections, since a read callback finishes before the next one starts.
-constexpr std::size_t kReadBufferSize = 64 * 1024;
+constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 constexpr std::size_t kBatchCapacity = 256;
 // Lingering close (see Connection::begin_linger) gives up after this long.
 constexpr std::uint64_t kMaxLingerMs = 5000;
