@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "result.hpp"
+#include "shared_body.hpp"
 
 namespace hellod {
 
@@ -28,7 +29,7 @@ struct ListenAddress {
 struct ResponseConfig {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
-  std::string body = "Hello, World!\n";
+  SharedBody body = "Hello, World!\n";  // shared by every copy of the Config
   // Extra headers in the order the file gives them.
   std::vector<std::pair<std::string, std::string>> headers;
   bool operator==(const ResponseConfig&) const = default;

@@ -33,8 +33,7 @@ bool status_allows_body(int status) {
 }  // namespace
 
 Response::Response(const ResponseSpec& spec, const HttpDate& date)
-    : body_(std::make_shared<const std::string>(status_allows_body(spec.status) ? spec.body : "")),
-      status_(spec.status) {
+    : body_(status_allows_body(spec.status) ? spec.body : SharedBody()), status_(spec.status) {
   const bool has_body = status_allows_body(spec.status);
   for (std::size_t i = 0; i < variants_.size(); ++i) {
     std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: hellod\r\n", spec.status,
@@ -55,7 +54,7 @@ ResponseBytes Response::bytes(ConnectionHeader connection, bool head_request) co
   // A HEAD response carries the same headers, Content-Length included, and no
   // body (RFC 9110 §9.3.2).
   if (head_request) return {variant.head, {}};
-  return {variant.head, *body_};
+  return {variant.head, body_.view()};
 }
 
 void Response::set_date(const HttpDate& date) {

@@ -29,7 +29,7 @@ struct ResponseBytes {
 struct ResponseSpec {
   int status = 200;
   std::string content_type;
-  std::string body;
+  SharedBody body;
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -53,7 +53,7 @@ class Response {
   };
 
   std::array<Variant, 3> variants_;
-  std::shared_ptr<const std::string> body_;
+  SharedBody body_;
   int status_;
 };
 

@@ -103,7 +103,7 @@ void check_rendered(const Config& config) {
   // 204 and 304 carry no body (RFC 9110 §15.3.5, §15.4.5).
   const int status = config.response.status;
   const bool has_body = status != 204 && status != 304;
-  if (bytes.body != (has_body ? std::string_view(config.response.body) : std::string_view()))
+  if (bytes.body != (has_body ? config.response.body.view() : std::string_view()))
     fail("body differs from the config");
 }
 
