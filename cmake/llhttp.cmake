@@ -14,5 +14,9 @@ endif()
 add_library(llhttp STATIC ${LLHTTP_API_C} ${LLHTTP_HTTP_C} ${LLHTTP_LLHTTP_C})
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)
+# Strict mode checks the CRLF after chunk data and takes only CRLF as a line
+# end; the loose default lets request-smuggling shapes through (RFC 9112 §7.1).
+# PUBLIC, so every file that includes llhttp.h sees the same setting.
+target_compile_definitions(llhttp PUBLIC LLHTTP_STRICT_MODE=1)
 # Generated code: its own warnings are not ours to fix.
 target_compile_options(llhttp PRIVATE -w)

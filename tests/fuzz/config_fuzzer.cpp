@@ -80,7 +80,7 @@ void check_ranges(const Config& config) {
 // The rendered head must be a status line, header lines with a colon each,
 // and one empty line at the very end: nothing from the config may add a line.
 void check_rendered(const Config& config) {
-  const ResponseSet set(config.response, format_http_date(std::time(nullptr)));
+  const ResponseSet set(config.response, current_http_date());
   const ResponseBytes bytes = set.configured.bytes(ConnectionHeader::none, false);
   const std::string_view head = bytes.head;
   const std::size_t end = head.find("\r\n\r\n");

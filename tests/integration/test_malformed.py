@@ -66,6 +66,39 @@ HELLOD_CHECKS = {
         (b"GET /\r\nHost: t\r\n\r\n", 400),
 }
 
+# Request framing RFC 9112 does not define (§6, §7.1), from request-smuggling
+# corpora: one error, a close, and never a response to bytes hidden inside.
+CHUNKED = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+HIDDEN = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+FRAMING = {
+    "bytes_after_chunk_data_are_not_crlf":
+        (CHUNKED + b"1c\r\n" + HIDDEN + b"XX0\r\n\r\n", 400),
+    "cr_plus_any_byte_ends_a_chunk_line":
+        (CHUNKED + b"2\rXXX\r\n0\r\n\r\n" + HIDDEN, 400),
+    "header_block_ended_by_cr_and_a_byte_before_a_body":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nFoo: bar\r\n\rTransfer-Encoding: chunked\r\n\r\n"
+         b"0\r\n\r\n" + HIDDEN, 400),
+    "empty_transfer_encoding_beside_content_length":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\nContent-Length: 3\r\n\r\nabc", 400),
+    "empty_transfer_encoding_alone":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n", 400),
+    "gzip_then_chunked":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    "two_transfer_encoding_fields":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+    "transfer_encoding_in_http10":
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    "version_that_is_not_digit_dot_digit":
+        (b"GET / HTTP/1.x\r\nHost: x\r\n\r\n", 400),
+    "version_with_two_digit_minor":
+        (b"GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400),
+    "expectation_other_than_100_continue":
+        (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\na", 417),
+    "whitespace_only_obs_fold_line":
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n \r\n\r\n", 400),
+}
+
 
 class MalformedTest(HellodTestCase):
     @classmethod
@@ -110,6 +143,33 @@ class MalformedTest(HellodTestCase):
         for name, (payload, status) in HELLOD_CHECKS.items():
             with self.subTest(name):
                 self.assert_one_error_then_close(payload, status)
+
+    def test_framing_rfc_9112_does_not_define(self):
+        """Smuggling shapes: one 400 (501 for an unimplemented transfer coding,
+        417 for an unknown expectation), a close, no response to a hidden request."""
+        for name, (payload, status) in FRAMING.items():
+            with self.subTest(name):
+                self.assert_one_error_then_close(payload, status)
+
+    def test_declared_body_over_the_limit_gets_413_at_once(self):
+        """A chunk size or Content-Length above max_body_bytes (1 MiB here) is
+        answered 413 as soon as it is read, without waiting for the bytes."""
+        for name, head in {
+            "chunk_size": CHUNKED + b"200000\r\n",
+            "content_length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
+        }.items():
+            with self.subTest(name), self.server.connect(timeout=3) as sock:
+                sock.sendall(head)
+                self.assertTrue(recv_until_close(sock).startswith(b"HTTP/1.1 413 "))
+
+    def test_100_continue_in_any_case_is_still_continued(self):
+        """Expect: 100-Continue is the one expectation defined (RFC 9110 §10.1.1)."""
+        with self.server.connect(timeout=3) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\n"
+                         b"Content-Length: 1\r\n\r\n")
+            self.assertEqual(sock.recv(100), b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock.sendall(b"a")
+            self.assertEqual(read_response(sock)[0], 200)
 
     def test_http10_without_host_is_fine(self):
         """RFC 9112 §3.2 requires Host only from HTTP/1.1 clients."""

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "request_driver.hpp"
+
 #include <cstddef>
 #include <ostream>
 #include <string>
@@ -86,35 +88,30 @@ struct FeedResult {
 FeedResult feed_pieces(const std::vector<std::string_view>& pieces, const RequestLimits& limits,
                        bool capture = false) {
   RequestParser parser;
-  parser.set_capture_target(capture);
+  parser.set_captures(capture ? field_bit(Field::target) : FieldMask{0});
   FeedResult run;
   std::size_t offset = 0;
-  for (std::string_view piece : pieces) {
-    while (!piece.empty()) {
-      const ParseEvent event = parser.feed(piece, limits);
-      if (event.consumed > piece.size()) {
-        run.problem = "consumed more than it was given";
-        return run;
-      }
-      offset += event.consumed;
-      piece.remove_prefix(event.consumed);
-      if (event.kind == Kind::need_more) {
-        if (!piece.empty()) run.problem = "need_more left bytes unconsumed";
-        if (!piece.empty()) return run;
-        break;
-      }
-      Seen seen{event.kind, event.error_status, offset, flags_of(event), {}, {}};
+  bool ended = false;
+  for (const std::string_view piece : pieces) {
+    std::size_t position = offset;
+    const std::size_t used = drive_requests(parser, piece, limits, [&](const ParseEvent& event) {
+      position += event.consumed;
+      Seen seen{event.kind, event.error_status, position, flags_of(event), {}, {}};
       if (capture && event.kind == Kind::request) {
         seen.method = std::string(parser.method());
-        seen.target = std::string(parser.target());
+        seen.target = std::string(parser.captured(Field::target));
       }
       run.events.push_back(seen);
-      if (event.kind == Kind::error) return run;
+      if (event.kind == Kind::error) ended = true;
       if (event.consumed == 0 && run.events.size() > 10'000) {
         run.problem = "no progress";
-        return run;
+        ended = true;
       }
-    }
+      return !ended;
+    });
+    if (ended) return run;
+    if (used != piece.size()) run.problem = "bytes left unparsed without an error";
+    offset += piece.size();
   }
   run.mid_request_at_end = parser.mid_request();
   return run;
@@ -255,22 +252,69 @@ TEST(RequestParserTest, MethodAndTargetAreCapturedWhenEnabled) {
 
 TEST(RequestParserTest, CaptureCanBeSwitchedOff) {
   RequestParser parser;
-  parser.set_capture_target(true);
+  parser.set_captures(field_bit(Field::target));
   ASSERT_EQ(parser.feed("GET /first HTTP/1.1\r\nHost: a\r\n\r\n", RequestLimits{}).kind,
             Kind::request);
-  EXPECT_EQ(parser.target(), "/first");
-  parser.set_capture_target(false);
+  EXPECT_EQ(parser.captured(Field::target), "/first");
+  parser.set_captures(0);
   ASSERT_EQ(parser.feed("GET /second HTTP/1.1\r\nHost: a\r\n\r\n", RequestLimits{}).kind,
             Kind::request);
-  EXPECT_EQ(parser.target(), "");
+  EXPECT_EQ(parser.captured(Field::target), "");
   EXPECT_EQ(parser.method(), "GET");
 }
 
-TEST(RequestParserTest, TargetIsNotCopiedWhenCaptureIsOff) {
+TEST(RequestParserTest, TargetIsNotCollectedWhenCaptureIsOff) {
   RequestParser parser;
   EXPECT_EQ(parser.feed(kGet, RequestLimits{}).kind, Kind::request);
-  EXPECT_EQ(parser.target(), "");
+  EXPECT_EQ(parser.captured(Field::target), "");
   EXPECT_EQ(parser.method(), "GET");
+}
+
+// Every field, for every way of cutting the request in two and three pieces:
+// fields that span reads are kept (spilled) before the read's bytes go away.
+TEST(RequestParserTest, CollectedFieldsSurviveAnySplit) {
+  const std::string input =
+      "POST /path/to?q=1 HTTP/1.1\r\nUser-Agent: curl/8.1\r\nHOST: Example.COM:8080\r\n"
+      "X-Other: x\r\nReferer: http://r.example/\r\nContent-Length: 3\r\n\r\nabc";
+  constexpr FieldMask kAll = field_bit(Field::target) | field_bit(Field::host) |
+                             field_bit(Field::user_agent) | field_bit(Field::referer);
+  const auto check = [&](const std::vector<std::string_view>& pieces, const std::string& where) {
+    RequestParser parser;
+    parser.set_captures(kAll);
+    int requests = 0;
+    for (const std::string_view piece : pieces) {
+      drive_requests(parser, piece, RequestLimits{}, [&](const ParseEvent& event) {
+        EXPECT_EQ(event.kind, Kind::request) << where;
+        ++requests;
+        EXPECT_EQ(parser.captured(Field::target), "/path/to?q=1") << where;
+        EXPECT_EQ(parser.captured(Field::host), "Example.COM:8080") << where;
+        EXPECT_EQ(parser.captured(Field::user_agent), "curl/8.1") << where;
+        EXPECT_EQ(parser.captured(Field::referer), "http://r.example/") << where;
+        return true;
+      });
+    }
+    EXPECT_EQ(requests, 1) << where;
+  };
+  const std::string_view all(input);
+  check({all}, "whole");
+  for (std::size_t cut = 1; cut < all.size(); ++cut) {
+    check({all.substr(0, cut), all.substr(cut)}, "cut at " + std::to_string(cut));
+    for (std::size_t second = cut + 1; second < all.size(); second += 7) {
+      check({all.substr(0, cut), all.substr(cut, second - cut), all.substr(second)},
+            "cuts at " + std::to_string(cut) + ", " + std::to_string(second));
+    }
+  }
+}
+
+TEST(RequestParserTest, RepeatedFieldKeepsItsLastValue) {
+  RequestParser parser;
+  parser.set_captures(field_bit(Field::user_agent));
+  ASSERT_EQ(parser
+                .feed("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: one\r\nUser-Agent: two\r\n\r\n",
+                      RequestLimits{})
+                .kind,
+            Kind::request);
+  EXPECT_EQ(parser.captured(Field::user_agent), "two");
 }
 
 TEST(RequestParserTest, UpgradeHeaderSetsUpgradeAndEndsKeepAlive) {
@@ -541,6 +585,111 @@ TEST(RequestParserTest, HeaderBlockOfExactlyDefaultMaxIsAccepted) {
 }
 
 // ---- versions: 505 ----
+
+// RFC 9112 §2.3: a version that is not DIGIT "." DIGIT makes the request line
+// malformed (400); a well-formed one other than 1.0 and 1.1 is 505. llhttp
+// tells them apart only by its error reason, which this pins.
+TEST(RequestParserTest, VersionThatIsNotDigitDotDigitIs400) {
+  expect_error("GET / HTTP/1.x\r\nHost: a\r\n\r\n", 400);
+  expect_error("GET / HTTP/12.0\r\nHost: a\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400);
+  expect_error("GET / HTTP/x.1\r\nHost: a\r\n\r\n", 400);
+}
+
+TEST(RequestParserTest, TransferCodingOtherThanChunkedIs501) {
+  expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+               501);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n0\r\n\r\n",
+      501);
+}
+
+TEST(RequestParserTest, TransferEncodingFramingRfc9112DoesNotDefineIs400) {
+  // Empty, beside Content-Length, chunked twice, in HTTP/1.0.
+  expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nContent-Length: 3\r\n\r\nabc",
+               400);
+  expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", 400);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n0\r\n\r\n",
+      400);
+  expect_error("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+}
+
+TEST(RequestParserTest, ChunkedInAnyCaseWithTrailingBlanksIsChunked) {
+  constexpr std::string_view kInput =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked  \r\n\r\n1\r\nx\r\n0\r\n\r\n";
+  expect_events(kInput, {request(kInput.size(), kKeep)});
+}
+
+TEST(RequestParserTest, StrictChunkFramingRejectsSmugglingShapes) {
+  constexpr std::string_view kChunkedHead =
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // The two bytes after chunk data must be CRLF; CR ends a line only before LF.
+  expect_error(std::string(kChunkedHead) + "1c\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nXX0\r\n\r\n",
+               400);
+  expect_error(std::string(kChunkedHead) + "2\rXXX\r\n0\r\n\r\n", 400);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: x\r\nFoo: bar\r\n\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      400);
+}
+
+TEST(RequestParserTest, ChunkLargerThanTheBodyLimitIs413AtItsSize) {
+  const RequestLimits limits{8192, 16};
+  expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n", 413,
+               limits);
+  // Chunks that add up past the limit: the one that crosses it.
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n9\r\n", 413,
+      limits);
+}
+
+TEST(RequestParserTest, ExpectationOtherThan100ContinueIs417) {
+  expect_error("POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\na", 417);
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x\r\n\r\n", 417);
+  // HTTP/1.0 has none to meet: ignored.
+  constexpr std::string_view kOld = "GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n";
+  expect_events(kOld, {request(kOld.size(), kHttp10)});
+}
+
+TEST(RequestParserTest, WhitespaceOnlyObsFoldLineIs400) {
+  expect_error("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n \r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n\t\r\n\r\n", 400);
+}
+
+// A request keeps the limits in force when its first byte arrived: a
+// limit lowered meanwhile neither wraps its budget nor shortens it.
+TEST(RequestParserTest, RequestKeepsTheLimitsItStartedWith) {
+  RequestParser parser;
+  const std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(3000, 'a');
+  EXPECT_EQ(parser.feed(head, RequestLimits{8192, 0}).kind, Kind::need_more);
+  const ParseEvent over = parser.feed(std::string(50'000, 'a'), RequestLimits{1024, 0});
+  EXPECT_EQ(over.kind, Kind::error);
+  EXPECT_EQ(over.error_status, 431);
+
+  RequestParser body;
+  EXPECT_EQ(
+      body.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + std::string(50, 'x'),
+                RequestLimits{8192, 100})
+          .kind,
+      Kind::need_more);
+  EXPECT_EQ(body.feed(std::string(50, 'x'), RequestLimits{8192, 1}).kind, Kind::request);
+  // The next request takes the limit in force now.
+  const ParseEvent next =
+      body.feed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n", RequestLimits{8192, 1});
+  EXPECT_EQ(next.error_status, 413);
+}
+
+// RFC 9112 §2.2 lets a server skip empty lines before a request line; they
+// still count toward max_header_bytes, however they are split across reads.
+TEST(RequestParserTest, EmptyLinesBeforeARequestCountTowardTheHeaderLimit) {
+  std::string input;
+  for (int i = 0; i < 100; ++i) input += "\r\n";
+  input += kGet;
+  expect_events(input, {error(431)}, RequestLimits{200, 0});
+  expect_events(input, {request(input.size(), kKeep)}, RequestLimits{512, 0});
+}
 
 TEST(RequestParserTest, Http20Is505) {
   expect_error("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);

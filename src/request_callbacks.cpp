@@ -1,0 +1,332 @@
+// llhttp's callbacks for RequestParser, and the RFC 9112 checks hellod makes
+// on top of llhttp as the fields go by.
+#include <cassert>
+#include <cstring>
+
+#include "request_captures.hpp"
+#include "request_parser.hpp"
+
+namespace hellod {
+namespace {
+
+constexpr std::string_view kHostName = "host";
+constexpr std::string_view kExpectName = "expect";
+constexpr std::string_view kTransferEncodingName = "transfer-encoding";
+constexpr std::string_view kUserAgentName = "user-agent";
+constexpr std::string_view kRefererName = "referer";
+constexpr std::string_view kChunked = "chunked";
+constexpr std::string_view kContinue = "100-continue";
+constexpr std::uint8_t kMany = 2;  // counting stops here: one or more than one is all that matters
+
+RequestParser& parser_of(llhttp_t* parser) {
+  return *static_cast<RequestParser*>(parser->data);
+}
+
+// Eight bytes at a time (the "has zero byte" bit trick on bytes XOR 0x20):
+// header names are short, and a byte loop with an early exit costs several
+// instructions per byte on this hot path.
+bool contains_space(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+  constexpr std::uint64_t kSpaces = 0x2020202020202020ULL;
+  std::size_t i = 0;
+  for (; i + sizeof(std::uint64_t) <= text.size(); i += sizeof(std::uint64_t)) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + i, sizeof(word));
+    const std::uint64_t spaces = word ^ kSpaces;  // a space becomes a zero byte
+    if (((spaces - kOnes) & ~spaces & kHighBits) != 0) return true;
+  }
+  for (; i < text.size(); ++i) {
+    if (text[i] == ' ') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// llhttp calls plain C function pointers; these trampolines forward to the
+// RequestParser that owns the llhttp_t (parser->data).
+struct ParserCallbacks {
+  static int on_message_begin(llhttp_t* parser) {
+    parser_of(parser).begin_message();
+    return HPE_OK;
+  }
+
+  // Registered only while the target is collected.
+  static int on_url(llhttp_t* parser, const char* at, std::size_t length) {
+    RequestParser& self = parser_of(parser);
+    capture_piece(self.spill_, Field::target, {at, length});
+    return HPE_OK;
+  }
+
+  // llhttp reads "GET /\r\n" as an HTTP/0.9 request line (and marks it 0.9)
+  // and would then wait for headers that never come: reject it at once.
+  static int on_url_complete(llhttp_t* parser) {
+    RequestParser& self = parser_of(parser);
+    self.in_target_ = false;
+    if (llhttp_get_http_major(parser) == 0 && llhttp_get_http_minor(parser) == 9) {
+      return reject(self, 400);
+    }
+    return HPE_OK;
+  }
+
+  static int on_version_complete(llhttp_t* parser) {
+    parser_of(parser).version_seen_ = true;
+    return HPE_OK;
+  }
+
+  // A field name is a token (RFC 9110 §5.1); llhttp 8.1 still passes "Name :"
+  // and even "Na me" through, so a space in the name is rejected here (RFC
+  // 9112 §5.1: a server MUST, since proxies may disagree on the name). llhttp
+  // already refuses HTAB and the other control characters in names.
+  static int on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
+    RequestParser& self = parser_of(parser);
+    if (contains_space(std::string_view(at, length))) return reject(self, 400);
+    self.match_field(std::string_view(at, length));
+    return HPE_OK;
+  }
+
+  static int on_header_field_complete(llhttp_t* parser) {
+    RequestParser& self = parser_of(parser);
+    self.name_complete();
+    return HPE_OK;
+  }
+
+  // An obs-fold continuation line (RFC 9112 §5.2) reaches llhttp 8.1 as one
+  // more value span that starts right after a line break (and the fold's
+  // whitespace), even when the line holds only whitespace. A server may
+  // reject it with 400; hellod does, since intermediaries disagree on what it
+  // means. (llhttp also reports an empty value as an empty span at the end of
+  // its line, which is no fold.)
+  static int on_header_value(llhttp_t* parser, const char* at, std::size_t length) {
+    RequestParser& self = parser_of(parser);
+    if (length > 0 && self.follows_line_break(at)) return reject(self, 400);
+    self.on_value(std::string_view(at, length));
+    return HPE_OK;
+  }
+
+  static int on_header_value_complete(llhttp_t* parser) {
+    RequestParser& self = parser_of(parser);
+    self.end_field();
+    return HPE_OK;
+  }
+
+  static int on_headers_complete(llhttp_t* parser) {
+    RequestParser& self = parser_of(parser);
+    self.headers_done_ = true;
+    const int status = self.check_headers();
+    if (status != 0) return reject(self, status);
+    if (self.wants_continue()) {
+      self.continue_due_ = true;
+      return HPE_PAUSED;  // the caller sends 100 Continue, then feeds the body
+    }
+    return HPE_OK;
+  }
+
+  // A chunk larger than what is left of the body limit gets 413 before its
+  // bytes are waited for.
+  static int on_chunk_header(llhttp_t* parser) {
+    RequestParser& self = parser_of(parser);
+    if (parser->content_length > self.body_budget_) return reject(self, 413);
+    return HPE_OK;
+  }
+
+  // Bodies are read and discarded; only their size matters. Every declared
+  // length was checked against the budget, so it cannot underflow.
+  static int on_body(llhttp_t* parser, const char* /*at*/, std::size_t length) {
+    RequestParser& self = parser_of(parser);
+    assert(length <= self.body_budget_);
+    self.body_budget_ -= length;
+    self.body_seen_ = true;
+    return HPE_OK;
+  }
+
+  // Pausing after each request hands it to the caller before the next
+  // pipelined one is parsed.
+  static int on_message_complete(llhttp_t* parser) {
+    parser_of(parser).message_done_ = true;
+    return HPE_PAUSED;
+  }
+
+  static int reject(RequestParser& self, int status) {
+    self.error_status_ = static_cast<std::uint16_t>(status);
+    return -1;
+  }
+
+  static llhttp_settings_t make_settings(bool capture_target) {
+    llhttp_settings_t settings{};
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    if (capture_target) settings.on_url = on_url;
+    settings.on_url_complete = on_url_complete;
+    settings.on_version_complete = on_version_complete;
+    settings.on_header_field = on_header_field;
+    settings.on_header_field_complete = on_header_field_complete;
+    settings.on_header_value = on_header_value;
+    settings.on_header_value_complete = on_header_value_complete;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_chunk_header = on_chunk_header;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    return settings;
+  }
+};
+
+const llhttp_settings_t& parser_settings(bool capture_target) {
+  static const llhttp_settings_t kSettings = ParserCallbacks::make_settings(false);
+  static const llhttp_settings_t kCaptureSettings = ParserCallbacks::make_settings(true);
+  return capture_target ? kCaptureSettings : kSettings;
+}
+
+// The names are told apart by their first letter, so most names fail on
+// their length at once, without a per-byte loop.
+std::string_view RequestParser::name_literal(Name name) {
+  switch (name) {
+    case Name::host:
+      return kHostName;
+    case Name::expect:
+      return kExpectName;
+    case Name::transfer_encoding:
+      return kTransferEncodingName;
+    case Name::user_agent:
+      return kUserAgentName;
+    case Name::referer:
+      return kRefererName;
+    case Name::other:
+      break;
+  }
+  return {};
+}
+
+void RequestParser::match_field(std::string_view chunk) {
+  if (chunk.empty()) return;
+  if (field_ == Name::other && name_.empty()) {
+    switch (chunk[0] | 0x20) {
+      case 'h':
+        field_ = Name::host;
+        break;
+      case 'e':
+        field_ = Name::expect;
+        break;
+      case 't':
+        field_ = Name::transfer_encoding;
+        break;
+      case 'u':
+        field_ = Name::user_agent;
+        break;
+      case 'r':
+        field_ = Name::referer;
+        break;
+      default:
+        name_.feed_name(chunk, {});  // no candidate: mark the name as other
+        return;
+    }
+  }
+  name_.feed_name(chunk, name_literal(field_));
+}
+
+void RequestParser::name_complete() {
+  if (!name_.matches(name_literal(field_))) field_ = Name::other;
+  name_.reset();
+  value_.reset();
+  switch (field_) {
+    case Name::host:
+      if (host_headers_ < kMany) ++host_headers_;
+      if (wants(Field::host)) restart_capture(Field::host);
+      break;
+    case Name::transfer_encoding:
+      if (transfer_encodings_ < kMany) ++transfer_encodings_;
+      break;
+    case Name::user_agent:
+      if (wants(Field::user_agent)) restart_capture(Field::user_agent);
+      break;
+    case Name::referer:
+      if (wants(Field::referer)) restart_capture(Field::referer);
+      break;
+    case Name::expect:
+    case Name::other:
+      break;
+  }
+}
+
+void RequestParser::on_value(std::string_view chunk) {
+  switch (field_) {
+    case Name::expect:
+      value_.feed(chunk, kContinue);
+      break;
+    case Name::transfer_encoding:
+      value_.feed(chunk, kChunked);
+      break;
+    case Name::host:
+      if (wants(Field::host)) capture_piece(spill_, Field::host, chunk);
+      break;
+    case Name::user_agent:
+      if (wants(Field::user_agent)) capture_piece(spill_, Field::user_agent, chunk);
+      break;
+    case Name::referer:
+      if (wants(Field::referer)) capture_piece(spill_, Field::referer, chunk);
+      break;
+    case Name::other:
+      break;
+  }
+}
+
+void RequestParser::end_field() {
+  if (field_ == Name::expect) {
+    // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
+    (value_.matches(kContinue) ? expect_continue_ : bad_expectation_) = true;
+  } else if (field_ == Name::transfer_encoding) {
+    if (value_.empty()) {
+      empty_transfer_coding_ = true;
+    } else if (!value_.matches(kChunked)) {
+      bad_transfer_coding_ = true;
+    }
+  }
+  field_ = Name::other;
+}
+
+// Checks llhttp leaves to the server, run once the header block is complete.
+int RequestParser::check_headers() {
+  const unsigned major = llhttp_get_http_major(&parser_);
+  const unsigned minor = llhttp_get_http_minor(&parser_);
+  if (major == 0) return 400;  // an HTTP/0.9 request line has no version
+  if (major != 1 || minor > 1) return 505;
+  // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any
+  // request with more than one.
+  if (host_headers_ > 1 || (minor == 1 && host_headers_ == 0)) return 400;
+  if (const int framing = check_transfer_encoding(); framing != 0) return framing;
+  // HTTP/1.0 has no expectations to meet (RFC 9110 §10.1.1: ignore them).
+  if (bad_expectation_ && minor == 1) return 417;
+  if ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > body_budget_) return 413;
+  return 0;
+}
+
+// RFC 9112 §6.1 and §6.3: the framing of a request with Transfer-Encoding
+// is defined only for HTTP/1.1, without Content-Length, with chunked applied
+// once and last. Everything else is 400, except a coding hellod does not
+// implement beside a final chunked, which is 501.
+int RequestParser::check_transfer_encoding() const {
+  if (transfer_encodings_ == 0) return 0;
+  if (http10() || empty_transfer_coding_ || (parser_.flags & F_CONTENT_LENGTH) != 0 ||
+      (parser_.flags & F_CHUNKED) == 0) {
+    return 400;
+  }
+  if (bad_transfer_coding_) return 501;
+  return transfer_encodings_ > 1 ? 400 : 0;  // chunked twice
+}
+
+// RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may wait for
+// an interim 100 before sending the body, so say it when a body is coming.
+bool RequestParser::wants_continue() const {
+  const bool body_follows = (parser_.flags & F_CHUNKED) != 0 ||
+                            ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > 0);
+  // CONNECT has no body for llhttp to read: what follows is the tunnel.
+  return expect_continue_ && body_follows && parser_.http_minor == 1 &&
+         parser_.method != HTTP_CONNECT;
+}
+
+std::string_view RequestParser::captured(Field field) const {
+  return captured_field(*this, spill_.get(), field);
+}
+
+}  // namespace hellod

@@ -1,0 +1,52 @@
+#pragma once
+
+// The request parser's collected fields (request_parser.hpp, Field). Spans
+// point into the bytes being fed, so collecting them copies nothing; only
+// when a request with collected fields spans several reads are its fields
+// copied into a small per-connection spill before the read buffer is reused.
+// Internal to the parser.
+
+#include <llhttp.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "request_parser.hpp"
+
+namespace hellod {
+
+struct CapturedSpan {
+  const char* data = nullptr;  // in the current feed, unless spilled
+  std::uint32_t size = 0;
+  std::uint32_t offset = 0;  // in CaptureSpill::bytes when spilled
+  bool spilled = false;
+};
+
+struct CaptureSpill {
+  std::string bytes;
+  std::array<CapturedSpan, kFieldCount> fields{};
+  std::size_t last = kFieldCount;  // the field collected most recently, if any
+};
+
+// Both llhttp settings: with and without the target callback.
+const llhttp_settings_t& parser_settings(bool capture_target);
+
+// Called at the start of every feed: the feed's bytes, and the spilled fields
+// of a request that began in an earlier read.
+void begin_feed(const RequestParser& owner, std::string_view data,
+                std::unique_ptr<CaptureSpill>& spill);
+// Where the current feed's bytes start (for looking back across a line end).
+const char* feed_start();
+
+void clear_captures(std::unique_ptr<CaptureSpill>& spill);
+// A new occurrence of a field replaces the previous one (the last one wins).
+void restart_capture(Field field);
+void capture_piece(std::unique_ptr<CaptureSpill>& spill, Field field, std::string_view piece);
+// Before the read buffer is reused mid-request: copy what points into it.
+void spill_captures(std::unique_ptr<CaptureSpill>& spill);
+std::string_view captured_field(const RequestParser& owner, const CaptureSpill* spill, Field field);
+
+}  // namespace hellod
