@@ -10,13 +10,12 @@
 #include <fcntl.h>
 
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
 namespace hellod {
 namespace {
-
-constexpr int kBacklog = 4096;
 
 Error socket_error(const std::string& what, const ListenAddress& address) {
   const int error = errno;
@@ -30,47 +29,61 @@ sockaddr_storage tcp_sockaddr(const ListenAddress& address, socklen_t& length) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(address.port);
-    inet_pton(AF_INET6, address.host.c_str(), &in6->sin6_addr);
+    // The config accepted only numeric addresses it could convert.
+    [[maybe_unused]] const int converted =
+        inet_pton(AF_INET6, address.host.c_str(), &in6->sin6_addr);
+    assert(converted == 1);
     length = sizeof(sockaddr_in6);
   } else {
     auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
     in4->sin_family = AF_INET;
     in4->sin_port = htons(address.port);
-    inet_pton(AF_INET, address.host.c_str(), &in4->sin_addr);
+    [[maybe_unused]] const int converted = inet_pton(AF_INET, address.host.c_str(), &in4->sin_addr);
+    assert(converted == 1);
     length = sizeof(sockaddr_in);
   }
   return storage;
 }
 
-void set_flag(int fd, int level, int option) {
+bool set_flag(int fd, int level, int option) {
   const int on = 1;
-  setsockopt(fd, level, option, &on, sizeof(on));
+  return ::setsockopt(fd, level, option, &on, sizeof(on)) == 0;
+}
+
+// The socket options of a TCP listener; false (errno set) when one fails.
+bool set_tcp_options(int fd, int family, bool reuse_port) {
+  // SO_REUSEADDR: restart while old connections sit in TIME_WAIT.
+  // IPV6_V6ONLY: "[::]:80" means IPv6 only; IPv4 is listed on its own, as
+  // nginx does. Without it the socket would also take IPv4 and collide with
+  // an IPv4 entry of listen:.
+  return set_flag(fd, SOL_SOCKET, SO_REUSEADDR) &&
+         (!reuse_port || set_flag(fd, SOL_SOCKET, SO_REUSEPORT)) &&
+         (family != AF_INET6 || set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY));
 }
 
 // A bound TCP socket; listening too when `listening` (the probe is not).
-Result<int> bind_tcp(const ListenAddress& address, bool reuse_port, bool listening) {
+Result<UniqueFd> bind_tcp(const ListenAddress& address, bool reuse_port, bool listening) {
   const int family = address.kind == ListenAddress::Kind::tcp6 ? AF_INET6 : AF_INET;
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return socket_error("create a socket for", address);
-  set_flag(fd, SOL_SOCKET, SO_REUSEADDR);  // restart while old connections sit in TIME_WAIT
-  if (reuse_port) set_flag(fd, SOL_SOCKET, SO_REUSEPORT);
-  // "[::]:80" means IPv6 only; IPv4 is listed on its own, as nginx does.
-  if (family == AF_INET6) set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return socket_error("create a socket for", address);
+  if (!set_tcp_options(fd.get(), family, reuse_port)) {
+    return socket_error("set socket options for", address);
+  }
   socklen_t length = 0;
   const sockaddr_storage storage = tcp_sockaddr(address, length);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&storage), length) < 0 ||
-      (listening && ::listen(fd, kBacklog) < 0)) {
-    Error error = socket_error(listening ? "listen on" : "bind", address);
-    ::close(fd);
-    return error;
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) < 0 ||
+      (listening && ::listen(fd.get(), kListenBacklog) < 0)) {
+    return socket_error(listening ? "listen on" : "bind", address);
   }
   return fd;
 }
 
-std::uint16_t bound_port(int fd) {
+Result<std::uint16_t> bound_port(int fd, const ListenAddress& address) {
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) < 0) {
+    return socket_error("read the port bound for", address);
+  }
   if (storage.ss_family == AF_INET6)
     return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
   return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
@@ -79,14 +92,12 @@ std::uint16_t bound_port(int fd) {
 // A socket file nobody answers on is left over from an earlier run; one
 // that answers belongs to a live server and is not ours to take.
 bool unix_socket_in_use(const sockaddr_un& name) {
-  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return false;
-  const bool in_use = ::connect(probe, reinterpret_cast<const sockaddr*>(&name), sizeof(name)) == 0;
-  ::close(probe);
-  return in_use;
+  const UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return probe.valid() &&
+         ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&name), sizeof(name)) == 0;
 }
 
-Result<int> bind_unix(const ListenAddress& address) {
+Result<UniqueFd> bind_unix(const ListenAddress& address) {
   sockaddr_un name{};
   name.sun_family = AF_UNIX;
   std::strncpy(name.sun_path, address.path.c_str(), sizeof(name.sun_path) - 1);
@@ -94,14 +105,15 @@ Result<int> bind_unix(const ListenAddress& address) {
     errno = EADDRINUSE;
     return socket_error("bind", address);
   }
-  ::unlink(address.path.c_str());
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return socket_error("create a socket for", address);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&name), sizeof(name)) < 0 ||
-      ::listen(fd, kBacklog) < 0) {
-    Error error = socket_error("bind", address);
-    ::close(fd);
-    return error;
+  // A stale file from an earlier run; ENOENT (none) is the usual case.
+  if (::unlink(address.path.c_str()) < 0 && errno != ENOENT) {
+    return socket_error("remove the old socket file of", address);
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return socket_error("create a socket for", address);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&name), sizeof(name)) < 0 ||
+      ::listen(fd.get(), kListenBacklog) < 0) {
+    return socket_error("bind", address);
   }
   return fd;
 }
@@ -109,20 +121,20 @@ Result<int> bind_unix(const ListenAddress& address) {
 Result<std::vector<ListenSocket>> bind_tcp_per_worker(ListenAddress address, unsigned workers) {
   const std::string name = address.to_string();
   if (address.port != 0) {
-    Result<int> probe = bind_tcp(address, false, false);
+    Result<UniqueFd> probe = bind_tcp(address, false, false);
     if (!probe) return probe.error();
-    ::close(probe.value());
   }
   std::vector<ListenSocket> sockets;
   for (unsigned i = 0; i < workers; ++i) {
-    Result<int> fd = bind_tcp(address, true, true);
-    if (!fd) {
-      for (ListenSocket& socket : sockets) ::close(socket.fd);
-      return fd.error();
-    }
+    Result<UniqueFd> fd = bind_tcp(address, true, true);
+    if (!fd) return fd.error();
     // Port 0 asks the kernel for a free port; the other workers join it.
-    if (address.port == 0) address.port = bound_port(fd.value());
-    sockets.push_back(ListenSocket{fd.value(), name, false});
+    if (address.port == 0) {
+      Result<std::uint16_t> port = bound_port(fd.value().get(), address);
+      if (!port) return port.error();
+      address.port = port.value();
+    }
+    sockets.push_back(ListenSocket{std::move(fd.value()), name, false});
   }
   return sockets;
 }
@@ -158,19 +170,20 @@ Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses
   for (const ListenAddress& address : addresses) {
     std::vector<std::vector<ListenSocket>> bound;
     if (address.kind == ListenAddress::Kind::unix_path) {
-      Result<int> fd = bind_unix(address);
-      if (!fd) {
-        close_sockets(per_worker);
-        return fd.error();
-      }
-      bound = share_with_workers({ListenSocket{fd.value(), address.to_string(), true}}, workers);
+      Result<UniqueFd> fd = bind_unix(address);
+      if (!fd) return fd.error();
+      std::vector<ListenSocket> one;
+      one.push_back(ListenSocket{std::move(fd.value()), address.to_string(), true});
+      Result<WorkerSockets> shared = share_with_workers(std::move(one), workers);
+      if (!shared) return shared.error();
+      bound = std::move(shared.value());
     } else {
       Result<std::vector<ListenSocket>> sockets = bind_tcp_per_worker(address, workers);
-      if (!sockets) {
-        close_sockets(per_worker);
-        return sockets.error();
+      if (!sockets) return sockets.error();
+      for (ListenSocket& socket : sockets.value()) {
+        bound.emplace_back();
+        bound.back().push_back(std::move(socket));
       }
-      for (ListenSocket& socket : sockets.value()) bound.push_back({std::move(socket)});
     }
     for (unsigned i = 0; i < workers; ++i) {
       for (ListenSocket& socket : bound[i]) per_worker[i].push_back(std::move(socket));
@@ -179,26 +192,22 @@ Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses
   return per_worker;
 }
 
-WorkerSockets share_with_workers(const std::vector<ListenSocket>& sockets, unsigned workers) {
+Result<WorkerSockets> share_with_workers(std::vector<ListenSocket>&& sockets, unsigned workers) {
   WorkerSockets per_worker(workers);
   for (const ListenSocket& socket : sockets) {
     for (unsigned i = 0; i < workers; ++i) {
-      ListenSocket copy = socket;
-      copy.fd = fcntl(socket.fd, F_DUPFD_CLOEXEC, 0);
-      per_worker[i].push_back(std::move(copy));
+      UniqueFd copy(::fcntl(socket.fd.get(), F_DUPFD_CLOEXEC, 0));
+      if (!copy.valid()) {
+        const int error = errno;
+        return Error{
+            fmt::format("cannot share {} with worker {}: {}", socket.name, i, std::strerror(error)),
+            error};
+      }
+      per_worker[i].push_back(ListenSocket{std::move(copy), socket.name, socket.unix_socket});
     }
-    ::close(socket.fd);
   }
+  sockets.clear();  // the originals are closed: every worker holds its own
   return per_worker;
-}
-
-void close_sockets(WorkerSockets& sockets) {
-  for (auto& list : sockets) {
-    for (ListenSocket& socket : list) {
-      if (socket.fd >= 0) ::close(socket.fd);
-      socket.fd = -1;
-    }
-  }
 }
 
 }  // namespace hellod

@@ -5,15 +5,20 @@
 
 #include "config.hpp"
 #include "result.hpp"
+#include "unique_fd.hpp"
 
 namespace hellod {
 
-// A listening socket ready for a worker's loop. The worker that receives it
-// owns the fd.
+// The kernel caps the backlog at net.core.somaxconn (4096 by default); ask
+// for that much so bursts wait in the kernel instead of being refused.
+inline constexpr int kListenBacklog = 4096;
+
+// A listening socket ready for a worker's loop. Whoever holds it owns the
+// descriptor; a socket dropped on an error path is closed.
 struct ListenSocket {
-  int fd = -1;
-  std::string
-      name;  // as in the config, e.g. "0.0.0.0:8080", or the socket's address when inherited
+  UniqueFd fd;
+  // As in the config, e.g. "0.0.0.0:8080", or the socket's address when inherited.
+  std::string name;
   bool unix_socket = false;
 };
 
@@ -24,19 +29,17 @@ using WorkerSockets = std::vector<std::vector<ListenSocket>>;
 // socket per worker, so the kernel spreads connections; a unix socket is
 // bound once and shared. Before that, each TCP address is probed without
 // SO_REUSEPORT, so a second hellod on the same port fails clearly instead of
-// silently splitting its traffic.
+// silently splitting its traffic. On failure nothing stays open.
 Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses, unsigned workers);
 
 // Gives every worker its own descriptor of each socket (dup), for sockets
 // that cannot be bound per worker: inherited ones and unix sockets. The
 // originals are closed.
-WorkerSockets share_with_workers(const std::vector<ListenSocket>& sockets, unsigned workers);
+Result<WorkerSockets> share_with_workers(std::vector<ListenSocket>&& sockets, unsigned workers);
 
 // The socket's own address, e.g. "127.0.0.1:41234" or "unix:/run/x.sock":
-// what it really serves, port 0 and inherited sockets included.
+// what it really serves, port 0 and inherited sockets included; "?" when the
+// kernel cannot say.
 std::string describe_socket(int fd);
-
-// Closes every descriptor (start-up failed before workers took them).
-void close_sockets(WorkerSockets& sockets);
 
 }  // namespace hellod

@@ -40,7 +40,7 @@ Result<ListenSocket> check_inherited(int fd, const char* fd_name) {
                              fd, fd_name != nullptr ? fd_name : "unnamed"),
                  ENOTSOCK};
   }
-  return ListenSocket{fd, describe_socket(fd), unix_socket};
+  return ListenSocket{UniqueFd(fd), describe_socket(fd), unix_socket};
 }
 
 }  // namespace
@@ -57,8 +57,9 @@ Result<std::vector<ListenSocket>> inherited_sockets() {
     Result<ListenSocket> socket = check_inherited(fd, names != nullptr ? names[i] : nullptr);
     if (socket) {
       sockets.push_back(std::move(socket.value()));
-    } else if (failure.message.empty()) {
-      failure = socket.error();
+    } else {
+      if (failure.message.empty()) failure = socket.error();
+      static_cast<void>(::close(fd));  // not ours to serve, and no one else's any more
     }
   }
   if (names != nullptr) {
