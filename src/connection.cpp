@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <exception>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "log.hpp"
 #include "reply.hpp"
-#include "worker.hpp"
+#include "request_driver.hpp"
 
 namespace hellod {
 namespace {
@@ -20,26 +23,25 @@ namespace {
 // Over this much unsent output a connection stops reading until the client
 // catches up, so a client that pipelines without reading costs bounded memory.
 constexpr std::size_t kMaxPendingOutput = std::size_t{256} * 1024;
-// Buffers gathered for one writev; IOV_MAX is 1024, and a batch this size is
-// already far past the point where one more syscall matters.
-constexpr std::size_t kMaxBatchBuffers = 128;
 
-uv_buf_t as_buf(std::string_view bytes) {
-  return uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
-}
+#ifdef HELLOD_TEST_HOOKS
+// Test builds only: a request for this target throws from the request path,
+// so a test can check that the next connection's response is intact.
+constexpr std::string_view kThrowingTarget = "/__hellod_test/throw";
+#endif
 
 }  // namespace
 
 // Output that could not be written at once, and input parked while it
 // drains. Allocated only for a connection that has some, so an idle
 // keep-alive connection owns no buffer.
-struct PendingOutput {
-  uv_write_t write_request{};
+struct Connection::Pending {
+  OutputQueue output;
+  // Bytes libuv still had to write when the send timeout was last armed:
+  // the timeout is for a client that stops reading, not for a long response.
+  std::size_t unsent_when_armed = 0;
   uv_shutdown_t shutdown_request{};
-  std::string in_flight;  // handed to uv_write: never touched until it completes
-  std::string queued;     // responses produced while in_flight is on its way
   std::string held_input;
-  bool writing = false;
 };
 
 // libuv calls plain C functions; these forward to the Connection in
@@ -47,18 +49,27 @@ struct PendingOutput {
 struct ConnectionCallbacks {
   static Connection& of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
 
+  // Whatever the body throws, the loop's batch is left empty (it points at
+  // the snapshot's bytes) and the connection closes; running out of memory
+  // is fatal, since nothing half-handled can be trusted after it.
   template <typename Body>
   static void guarded(Connection& connection, Body&& body) {
     try {
       body();
+    } catch (const std::bad_alloc&) {
+      die_out_of_memory("serving a connection");
     } catch (const std::exception& error) {
       spdlog::error("connection failed: {}", error.what());
+      connection.loop_.batch.clear();
       connection.close();
     }
+    assert(connection.loop_.batch.empty());
+    // Every phase but closed waits for exactly one timeout.
+    assert(connection.phase_ == Connection::Phase::closed || connection.list() != nullptr);
   }
 
   static void on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    *buf = of(handle).worker_.read_buffer();
+    *buf = of(handle).loop_.read_buf();
   }
 
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -84,31 +95,28 @@ struct ConnectionCallbacks {
 
   static void on_close(uv_handle_t* handle) {
     Connection* connection = &of(handle);
-    connection->worker_.release(connection);
+    connection->loop_.owner->release(connection);
   }
 };
 
-Connection::Connection(Worker& worker) : worker_(worker) {}
+Connection::Connection(LoopContext& loop) : loop_(loop) {}
 
 Connection::~Connection() = default;
 
 bool Connection::start(uv_stream_t* server, bool unix_socket) {
-  const int init = unix_socket ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
-                               : uv_tcp_init(worker_.loop(), &handle_.tcp);
+  const int init = unix_socket ? uv_pipe_init(loop_.loop, &handle_.pipe, 0)
+                               : uv_tcp_init(loop_.loop, &handle_.tcp);
   if (init < 0) return false;  // nothing to close: the caller frees us
   handle_.handle.data = this;
-  int status = uv_accept(server, stream());
-  if (status == 0)
-    status = uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
+  // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
+  enter(Phase::head, Wait::header);
+  const int status = uv_accept(server, stream());
   if (status < 0) {
     spdlog::debug("accept failed: {}", uv_strerror(status));
     close();  // the close callback frees us
     return true;
   }
-  reading_ = true;
-  parser_.set_capture_target(worker_.config().log.access);
-  // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
-  worker_.wait(*this, Wait::header);
+  if (!start_reading()) return true;
   if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_at_once(); });
   return true;
 }
@@ -120,7 +128,7 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
 void Connection::read_at_once() {
   uv_os_fd_t fd = -1;
   if (uv_fileno(&handle_.handle, &fd) != 0) return;
-  const uv_buf_t buf = worker_.read_buffer();
+  const uv_buf_t buf = loop_.read_buf();
   const ssize_t nread = ::read(fd, buf.base, buf.len);
   if (nread > 0) {
     on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
@@ -132,36 +140,48 @@ void Connection::read_at_once() {
 }
 
 void Connection::close() {
-  if (closing_) return;
-  closing_ = true;
-  DeadlineList::remove(*this);
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::closed;
+  Deadlines::stop_waiting(*this);
   uv_close(&handle_.handle, ConnectionCallbacks::on_close);
 }
 
 void Connection::on_deadline() {
+  // Like nginx's send_timeout, the send timeout runs between two writes that
+  // make progress, not for the whole of a large response.
+  if (phase_ == Phase::writing || phase_ == Phase::finishing) {
+    const std::size_t unsent = uv_stream_get_write_queue_size(stream());
+    if (output_pending() && unsent < pending_->unsent_when_armed) {
+      arm_send_timeout();
+      return;
+    }
+  }
   spdlog::debug("closing a connection whose timeout expired");
   close();
 }
 
+void Connection::arm_send_timeout() {
+  pending_->unsent_when_armed = uv_stream_get_write_queue_size(stream());
+  loop_.deadlines.wait(*this, Wait::send);
+}
+
 void Connection::drain() {
-  if (closing_ || lingering_) return;
-  const bool writing = output_ != nullptr && output_->writing;
-  if (!parser_.mid_request() && !writing) close();
+  if (phase_ == Phase::closed || phase_ == Phase::lingering || phase_ == Phase::finishing) return;
   // A busy connection finishes its response, which says Connection: close
-  // because the worker is draining; after_output() then closes it.
+  // because the loop is draining; advance() then closes it.
+  if (!parser_.mid_request() && !output_pending()) close();
 }
 
 void Connection::on_read(std::string_view data) {
-  // After the last response, or once our side is shut down, input is only
-  // read to notice the client's EOF.
-  if (lingering_) return;
-  if (close_after_output_) {
+  // Once our side is shut down, input is only read to notice the client's EOF.
+  if (phase_ == Phase::lingering) return;
+  if (phase_ == Phase::finishing) {
     unread_input_ = true;  // closing now would reset the connection
     return;
   }
   const std::uint32_t answered = requests_;
   process(data);
-  after_output(requests_ != answered);
+  advance(requests_ != answered ? Progress::request : Progress::none);
 }
 
 void Connection::on_read_error(ssize_t status) {
@@ -171,174 +191,199 @@ void Connection::on_read_error(ssize_t status) {
     return;
   }
   peer_done_ = true;
-  uv_read_stop(stream());
-  reading_ = false;
+  stop_reading();
   // A half-closed client still gets the responses already produced.
-  if (output_ != nullptr && output_->writing) return;
-  close();
+  if (!output_pending()) close();
 }
 
 void Connection::process(std::string_view data) {
-  const RequestLimits& limits = worker_.request_limits();
-  while (!data.empty() && !close_after_output_ && !closing_) {
-    const ParseEvent event = parser_.feed(data, limits);
-    data.remove_prefix(event.consumed);
-    if (!handle_event(event)) break;
-    if (pending_bytes() > kMaxPendingOutput) {
-      hold_input(data);
-      break;
-    }
+  const Snapshot& snapshot = *loop_.snapshot;
+#ifdef HELLOD_TEST_HOOKS
+  parser_.set_captures(field_bit(Field::target));
+#else
+  parser_.set_captures(snapshot.config.log.access ? field_bit(Field::target) : FieldMask{0});
+#endif
+  const std::size_t used =
+      drive_requests(parser_, data, snapshot.request_limits,
+                     [this](const ParseEvent& event) { return answer(event); });
+  const std::string_view rest = data.substr(used);
+  if (phase_ == Phase::finishing) {
+    // Bytes after the last request (pipelined ones, or a bad request's rest)
+    // are left unread: closing must then linger (see begin_linger).
+    if (!rest.empty()) unread_input_ = true;
+  } else if (pending_bytes() > kMaxPendingOutput) {
+    hold_input(rest);  // parked, and no more reading, until the output drains
   }
-  // Bytes after the last request (pipelined ones, or a bad request's rest)
-  // are left unread: closing must then linger (see begin_linger).
-  if (close_after_output_ && !data.empty()) unread_input_ = true;
   flush();
 }
 
 // Answers one parse event; false when nothing more is to be parsed from
-// this read (more input needed, or the connection ends after this reply).
-bool Connection::handle_event(const ParseEvent& event) {
-  if (event.kind == ParseEvent::Kind::need_more) return false;
+// this read (the connection ends after this reply, or its output is over
+// the bound).
+bool Connection::answer(const ParseEvent& event) {
   const bool is_request = event.kind == ParseEvent::Kind::request;
   if (is_request) ++requests_;
-  const Config& config = worker_.config();
-  const Reply reply = reply_for(
-      event, ReplyContext{requests_, config.limits.keepalive_requests, worker_.draining()},
-      worker_.responses());
-  queue(reply.bytes);
-  close_after_output_ = reply.close_after;
+#ifdef HELLOD_TEST_HOOKS
+  if (is_request && parser_.captured(Field::target) == kThrowingTarget) {
+    throw std::runtime_error("test hook: the request path threw");
+  }
+#endif
+  const Config& config = loop_.snapshot->config;
+  const Reply reply =
+      reply_for(event, ReplyContext{requests_, config.limits.keepalive_requests, loop_.draining},
+                *loop_.responses);
+  queue(reply);
+  if (reply.close_after) phase_ = Phase::finishing;
   if (is_request) {
     after_request(reply);
   } else if (event.kind == ParseEvent::Kind::error) {
     spdlog::debug("rejecting a malformed request with {}", event.error_status);
-    worker_.count_request(true);
+    bump(loop_.counters.requests);
+    bump(loop_.counters.bad_requests);
     unread_input_ = true;  // the rest of a bad request may still be on its way
   }
-  return !reply.close_after;
+  return !reply.close_after && pending_bytes() <= kMaxPendingOutput;
 }
 
 void Connection::after_request(const Reply& reply) {
-  worker_.count_request(false);
-  const Config& config = worker_.config();
-  parser_.set_capture_target(config.log.access);  // a reload may have turned it on
-  if (config.log.access) {
-    log_access(parser_.method(), parser_.target(), reply.status, reply.bytes.size(), peer_name());
+  bump(loop_.counters.requests);
+  if (loop_.snapshot->config.log.access) {
+    log_access(parser_.method(), parser_.captured(Field::target), reply.status, reply.bytes.size(),
+               peer_name());
   }
   // Set when a connection turns persistent, as nginx does: a later response
   // may then follow one the client has not acknowledged yet, which Nagle's
   // algorithm would hold back; a one-response connection saves the syscall.
   if (!reply.close_after && requests_ == 1 && handle_.handle.type == UV_TCP) {
-    uv_tcp_nodelay(&handle_.tcp, 1);
+    if (const int status = uv_tcp_nodelay(&handle_.tcp, 1); status < 0) {
+      spdlog::debug("TCP_NODELAY: {}", uv_strerror(status));
+    }
   }
 }
 
-void Connection::queue(ResponseBytes bytes) {
-  if (output_ != nullptr && output_->writing) {
-    // Order matters: behind a write in progress, responses queue as copies.
-    output_->queued.append(bytes.head).append(bytes.body);
+void Connection::queue(const Reply& reply) {
+  const ResponseBytes& bytes = reply.bytes;
+  if (output_pending()) {
+    // Order matters: behind output in progress, responses queue after it.
+    pending_->output.append_copy(bytes.head);
+    if (bytes.body_owner != nullptr) pending_->output.append_body(*bytes.body_owner, bytes.body);
     return;
   }
-  std::vector<uv_buf_t>& batch = worker_.batch();
-  batch.push_back(as_buf(bytes.head));
-  if (!bytes.body.empty()) batch.push_back(as_buf(bytes.body));
-  if (batch.size() >= kMaxBatchBuffers) flush();
+  loop_.batch.add(bytes);
+  if (loop_.batch.full()) flush();
 }
 
-// One write for everything the last read produced. Only what the socket did
-// not take is copied, because the batch points at the worker's response
-// bytes, which its Date timer rewrites.
+// One write for everything the last read produced; only what the socket did
+// not take is kept, as described in OutputQueue.
 void Connection::flush() {
-  std::vector<uv_buf_t>& batch = worker_.batch();
-  if (batch.empty() || closing_) {
-    batch.clear();
+  if (loop_.batch.empty()) return;
+  if (phase_ == Phase::closed) {
+    loop_.batch.clear();
     return;
   }
-  const int written = uv_try_write(stream(), batch.data(), static_cast<unsigned>(batch.size()));
-  if (written < 0 && written != UV_EAGAIN) {
-    spdlog::debug("write failed: {}", uv_strerror(written));
-    batch.clear();
+  assert(!output_pending());  // behind pending output, responses skip the batch
+  const ssize_t written = loop_.batch.try_write(stream());
+  if (written < 0) {
+    loop_.batch.clear();
+    spdlog::debug("write failed: {}", uv_strerror(static_cast<int>(written)));
     close();
     return;
   }
-  std::size_t skip = written > 0 ? static_cast<std::size_t>(written) : 0;
-  std::string unsent;
-  for (const uv_buf_t& buf : batch) {
-    if (skip >= buf.len) {
-      skip -= buf.len;
-      continue;
-    }
-    unsent.append(buf.base + skip, buf.len - skip);
-    skip = 0;
-  }
-  batch.clear();
-  if (!unsent.empty()) write_tail(unsent);
+  const auto sent = static_cast<std::size_t>(written);
+  if (sent < loop_.batch.bytes()) loop_.batch.move_unsent(sent, pending().output);
+  loop_.batch.clear();
+  write_pending();
 }
 
-void Connection::write_tail(std::string_view unsent) {
-  if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
-  output_->in_flight.assign(unsent);
-  output_->write_request.data = this;
-  uv_buf_t buf = as_buf(output_->in_flight);
-  const int status =
-      uv_write(&output_->write_request, stream(), &buf, 1, ConnectionCallbacks::on_write);
+void Connection::write_pending() {
+  if (!output_pending()) return;
+  const int status = pending_->output.start_write(stream(), ConnectionCallbacks::on_write, this);
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
     close();
-    return;
   }
-  output_->writing = true;
 }
 
 void Connection::on_write_done(int status) {
-  output_->writing = false;
-  output_->in_flight.clear();
-  if (closing_ || status == UV_ECANCELED) return;
+  pending_->output.write_done();
+  if (phase_ == Phase::closed || status == UV_ECANCELED) return;
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
     close();
     return;
   }
-  if (!output_->queued.empty()) {
-    std::string next;
-    next.swap(output_->queued);
-    write_tail(next);
-  }
+  write_pending();
   resume_input();
-  after_output();
+  advance(Progress::output);
 }
 
 // Decides what the connection waits for next, now that this round of input
 // and output is done.
-// made_progress: a request was answered or output drained. Input that only
-// skips empty lines (RFC 9112 §2.2) is no progress, so it cannot keep a
-// connection alive past its deadline.
-void Connection::after_output(bool made_progress) {
-  if (closing_) return;
-  if (output_ != nullptr && output_->writing) {
-    worker_.wait(*this, Wait::send);
+void Connection::advance(Progress progress) {
+  switch (phase_) {
+    case Phase::closed:
+    case Phase::lingering:
+      return;
+    case Phase::finishing:
+      if (output_pending()) {
+        if (progress == Progress::output || !waiting_for_send()) arm_send_timeout();
+      } else {
+        finish();
+      }
+      return;
+    default:
+      break;
+  }
+  if (output_pending()) {
+    if (phase_ != Phase::writing || progress == Progress::output) {
+      phase_ = Phase::writing;
+      arm_send_timeout();
+    }
     return;
   }
   if (peer_done_) {
     close();
     return;
   }
-  if (close_after_output_ || (worker_.draining() && !parser_.mid_request())) {
-    if (unread_input_) {
-      begin_linger();
-    } else {
-      close();  // everything the client sent was read: a plain close is clean
-    }
+  if (loop_.draining && !parser_.mid_request()) {
+    finish();
     return;
   }
-  if (!reading_) return;  // parked input is replayed by resume_input()
+  advance_while_reading(progress);
+}
+
+bool Connection::waiting_for_send() const {
+  return loop_.deadlines.waiting_for(*this, Wait::send);
+}
+
+// Nothing is left to write: the parser says what the client owes us.
+void Connection::advance_while_reading(Progress progress) {
+  assert(reading_);  // parked input is replayed before output is done
   if (parser_.in_body()) {
-    worker_.wait(*this, Wait::header);  // a body may take a while: time out idleness only
+    enter(Phase::body, Wait::header);  // a body may take a while: time out idleness only
   } else if (parser_.mid_request()) {
-    if (list() != worker_.wait_list(Wait::header)) worker_.wait(*this, Wait::header);
-  } else if (made_progress || list() == worker_.wait_list(Wait::send)) {
-    worker_.wait(*this, Wait::keepalive);
-    if (output_ != nullptr && output_->held_input.empty()) output_.reset();  // idle owns no buffer
+    if (phase_ != Phase::head) enter(Phase::head, Wait::header);
+  } else if (progress != Progress::none || phase_ == Phase::writing) {
+    enter(Phase::idle, Wait::keepalive);
+    if (pending_ != nullptr && pending_->held_input.empty())
+      pending_.reset();  // idle owns no buffer
   }
+  // Otherwise only empty lines arrived: they extend no deadline.
+}
+
+// The last response is out: a plain close is clean when everything the
+// client sent was read; otherwise linger so its bytes get no reset.
+void Connection::finish() {
+  if (peer_done_ || !unread_input_) {
+    close();
+  } else {
+    begin_linger();
+  }
+}
+
+void Connection::enter(Phase phase, Wait wait) {
+  phase_ = phase;
+  loop_.deadlines.wait(*this, wait);
 }
 
 // Closing while client bytes are unread makes the kernel answer them with a
@@ -346,46 +391,64 @@ void Connection::after_output(bool made_progress) {
 // nginx's lingering close, shut our side down, read and discard until the
 // client closes, and give up after a short while.
 void Connection::begin_linger() {
-  if (lingering_) return;
-  lingering_ = true;
-  if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
-  output_->held_input.clear();
-  output_->shutdown_request.data = this;
-  if (uv_shutdown(&output_->shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
+  Pending& state = pending();
+  state.held_input.clear();
+  state.shutdown_request.data = this;
+  if (uv_shutdown(&state.shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
     close();
     return;
   }
-  if (!reading_) {
-    reading_ =
-        uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read) == 0;
-  }
-  worker_.wait(*this, Wait::linger);
+  if (!reading_ && !start_reading()) return;
+  enter(Phase::lingering, Wait::linger);
 }
 
 void Connection::hold_input(std::string_view rest) {
-  if (!rest.empty()) {
-    if (output_ == nullptr) output_ = std::make_unique<PendingOutput>();
-    output_->held_input.assign(rest);
-  }
-  uv_read_stop(stream());
-  reading_ = false;
+  pending().held_input.assign(rest);
+  stop_reading();
 }
 
 // Replays input parked while output was over its bound, then reads again.
 void Connection::resume_input() {
-  if (reading_ || closing_ || lingering_ || peer_done_ || pending_bytes() > kMaxPendingOutput)
-    return;
+  const auto parked = [this] {
+    return reading_ || peer_done_ || pending_bytes() > kMaxPendingOutput ||
+           phase_ == Phase::closed || phase_ == Phase::lingering || phase_ == Phase::finishing;
+  };
+  if (parked()) return;
   std::string held;
-  held.swap(output_->held_input);
-  if (!held.empty()) {
-    process(held);
-    if (!reading_ && !output_->held_input.empty()) return;
+  held.swap(pending_->held_input);
+  if (!held.empty()) process(held);  // may answer more, and park the rest again
+  if (!parked()) start_reading();
+}
+
+bool Connection::start_reading() {
+  const int status =
+      uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
+  reading_ = status == 0;
+  if (!reading_) {
+    spdlog::debug("read start failed: {}", uv_strerror(status));
+    close();
   }
-  if (closing_ || close_after_output_) return;
-  if (pending_bytes() > kMaxPendingOutput) return;
-  reading_ =
-      uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read) == 0;
-  if (!reading_) close();
+  return reading_;
+}
+
+void Connection::stop_reading() {
+  if (!reading_) return;
+  // uv_read_stop cannot fail on a stream (it only clears the read callback).
+  static_cast<void>(uv_read_stop(stream()));
+  reading_ = false;
+}
+
+Connection::Pending& Connection::pending() {
+  if (pending_ == nullptr) pending_ = std::make_unique<Pending>();
+  return *pending_;
+}
+
+bool Connection::output_pending() const {
+  return pending_ != nullptr && !pending_->output.empty();
+}
+
+std::size_t Connection::pending_bytes() const {
+  return pending_ != nullptr ? pending_->output.pending_bytes() : 0;
 }
 
 std::string Connection::peer_name() {
@@ -400,13 +463,8 @@ std::string Connection::peer_name() {
       address.ss_family == AF_INET6
           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
           : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
-  inet_ntop(address.ss_family, raw, text.data(), text.size());
+  if (inet_ntop(address.ss_family, raw, text.data(), text.size()) == nullptr) return "?";
   return text.data();
-}
-
-std::size_t Connection::pending_bytes() const {
-  if (output_ == nullptr) return 0;
-  return output_->in_flight.size() + output_->queued.size();
 }
 
 }  // namespace hellod

@@ -8,71 +8,86 @@
 #include <string_view>
 
 #include "deadline_list.hpp"
+#include "loop_context.hpp"
 #include "request_parser.hpp"
-#include "response.hpp"
 
 namespace hellod {
 
-class Worker;
-struct PendingOutput;
 struct Reply;
 
-// What a connection is waiting for; each has its own timeout and its own
-// DeadlineList in the worker.
-enum class Wait : unsigned char { header, keepalive, send, linger };
-inline constexpr std::size_t kWaitKinds = 4;
-
-// One client's state machine: read into the worker's buffer, parse, answer
+// One client's state machine: read into the loop's buffer, parse, answer
 // every complete request in one write, and close on error, timeout or when
 // the client or the limits say so. Idle, it owns no buffer at all.
 //
-// Lifetime (DESIGN.md): created by Worker on accept, freed only in the
-// handle's close callback via Worker::release, never earlier.
+// Lifetime: created by its owner on accept, freed only in the handle's close
+// callback via ConnectionOwner::release, never earlier.
 class Connection : public DeadlineEntry {
  public:
-  explicit Connection(Worker& worker);
+  explicit Connection(LoopContext& loop);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
-  // Accepts the pending client of server and starts reading. On failure the
-  // connection closes itself and false is returned.
+  // Accepts the pending client of server and starts reading. False when no
+  // handle could be set up: the caller frees the connection. Otherwise the
+  // connection is on its way, or already closing itself after a failure.
   bool start(uv_stream_t* server, bool unix_socket);
 
   // Idempotent: stops reading and closes the socket; the close callback
-  // releases the connection from its worker.
+  // releases the connection from its owner.
   void close();
 
-  // Called by the worker when the deadline of the current wait passed.
+  // The deadline of the current wait passed (called by Deadlines).
   void on_deadline();
 
   // Graceful shutdown: an idle connection closes now, a busy one after the
   // response in progress (which then says Connection: close).
   void drain();
 
-  [[nodiscard]] bool closing() const { return closing_; }
-
-  // Test-only window into the per-connection state.
-  [[nodiscard]] bool owns_output() const { return output_ != nullptr; }
+  [[nodiscard]] bool closing() const { return phase_ == Phase::closed; }
 
  private:
   friend struct ConnectionCallbacks;
+
+  // Where the connection is; each phase but closed has exactly one wait.
+  enum class Phase : unsigned char {
+    head,       // a request's head is due or arriving: header timeout
+    body,       // its body is arriving: header timeout, restarted as bytes come
+    idle,       // between requests: keepalive timeout
+    writing,    // output the socket did not take is pending: send timeout
+    finishing,  // the connection's last response is pending or just sent: send timeout
+    lingering,  // our side is shut down, input is read and dropped: linger timeout
+    closed,     // uv_close was called; the close callback frees the connection
+  };
+  // What the event that just ended achieved, for the timeouts: a request
+  // answered or output written restarts them, empty lines do not.
+  enum class Progress : unsigned char { none, request, output };
+
+  struct Pending;
 
   void read_at_once();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
   void on_write_done(int status);
   void process(std::string_view data);
-  bool handle_event(const ParseEvent& event);
+  bool answer(const ParseEvent& event);
   void after_request(const Reply& reply);
-  void queue(ResponseBytes bytes);
+  void queue(const Reply& reply);
   void flush();
-  void write_tail(std::string_view unsent);
-  void after_output(bool made_progress = true);
+  void write_pending();
+  void advance(Progress progress);
+  void advance_while_reading(Progress progress);
+  void finish();
+  void enter(Phase phase, Wait wait);
+  void arm_send_timeout();
   void begin_linger();
-  void wait_for(Wait wait);
   void hold_input(std::string_view rest);
   void resume_input();
+  bool start_reading();
+  void stop_reading();
+  Pending& pending();
+  [[nodiscard]] bool waiting_for_send() const;
+  [[nodiscard]] bool output_pending() const;
   [[nodiscard]] std::size_t pending_bytes() const;
   [[nodiscard]] std::string peer_name();
   [[nodiscard]] uv_stream_t* stream() { return &handle_.stream; }
@@ -86,15 +101,13 @@ class Connection : public DeadlineEntry {
 
   Handle handle_{};
   RequestParser parser_;
-  Worker& worker_;
-  std::unique_ptr<PendingOutput> output_;
+  LoopContext& loop_;
+  std::unique_ptr<Pending> pending_;  // only while output or parked input exists
   std::uint32_t requests_ = 0;
-  bool closing_ = false;             // uv_close was called
-  bool close_after_output_ = false;  // the last response is queued
-  bool lingering_ = false;           // our side is shut down; discarding input
-  bool peer_done_ = false;           // the client sent EOF
-  bool unread_input_ = false;        // input arrived after the last request
-  bool reading_ = false;
+  Phase phase_ = Phase::head;
+  bool reading_ = false;       // uv_read_start is in effect
+  bool peer_done_ = false;     // the client sent EOF
+  bool unread_input_ = false;  // client bytes were left unparsed: closing must linger
 };
 
 }  // namespace hellod

@@ -16,6 +16,11 @@ using HttpDate = std::array<char, kHttpDateLength>;
 // once-a-second timer can refresh its Date bytes cheaply.
 HttpDate format_http_date(std::time_t when);
 
+// The Date header's value for now.
+inline HttpDate current_http_date() {
+  return format_http_date(std::time(nullptr));
+}
+
 inline std::string_view to_view(const HttpDate& date) {
   return {date.data(), date.size()};
 }

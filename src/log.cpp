@@ -90,6 +90,12 @@ void apply_log_level(LogLevel level) {
   spdlog::set_level(to_spdlog(level));
 }
 
+void die_out_of_memory(std::string_view where) {
+  // spdlog formats into a stack buffer for a message this short.
+  spdlog::critical("out of memory while {}: aborting", where);
+  std::abort();
+}
+
 void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,
                 std::string_view peer) {
   if (access_logger) access_logger->info("{} \"{} {}\" {} {}", peer, method, target, status, bytes);

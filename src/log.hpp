@@ -22,6 +22,11 @@ void init_logging();
 // device:inode), as systemd.exec(5) describes.
 bool stderr_is_journal();
 
+// Out of memory: logged as critical, then the process aborts. Nothing that
+// was half done when an allocation failed can be trusted, and systemd
+// restarts the service (Restart=on-failure).
+[[noreturn]] void die_out_of_memory(std::string_view where);
+
 // One access-log line. It goes through an asynchronous logger whose queue
 // drops the oldest lines when full, so logging never blocks a worker.
 void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,

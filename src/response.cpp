@@ -54,7 +54,7 @@ ResponseBytes Response::bytes(ConnectionHeader connection, bool head_request) co
   // A HEAD response carries the same headers, Content-Length included, and no
   // body (RFC 9110 §9.3.2).
   if (head_request) return {variant.head, {}};
-  return {variant.head, body_.view()};
+  return {variant.head, body_.view(), &body_};
 }
 
 void Response::set_date(const HttpDate& date) {
@@ -64,33 +64,21 @@ void Response::set_date(const HttpDate& date) {
 
 ResponseSet::ResponseSet(const ResponseConfig& config, const HttpDate& date)
     : configured(ResponseSpec{config.status, config.content_type, config.body, config.headers},
-                 date),
-      bad_request(error_spec(400), date),
-      payload_too_large(error_spec(413), date),
-      uri_too_long(error_spec(414), date),
-      header_fields_too_large(error_spec(431), date),
-      version_not_supported(error_spec(505), date) {}
+                 date) {
+  errors.reserve(kErrorStatuses.size());
+  for (const int status : kErrorStatuses) errors.emplace_back(error_spec(status), date);
+}
 
 const Response& ResponseSet::for_error(int status) const {
-  switch (status) {
-    case 413:
-      return payload_too_large;
-    case 414:
-      return uri_too_long;
-    case 431:
-      return header_fields_too_large;
-    case 505:
-      return version_not_supported;
-    default:
-      return bad_request;
+  for (std::size_t i = 0; i < kErrorStatuses.size(); ++i) {
+    if (kErrorStatuses[i] == status) return errors[i];
   }
+  return errors.front();  // 400
 }
 
 void ResponseSet::set_date(const HttpDate& date) {
-  for (Response* response : {&configured, &bad_request, &payload_too_large, &uri_too_long,
-                             &header_fields_too_large, &version_not_supported}) {
-    response->set_date(date);
-  }
+  configured.set_date(date);
+  for (Response& response : errors) response.set_date(date);
 }
 
 }  // namespace hellod

@@ -23,6 +23,7 @@ enum class ConnectionHeader : unsigned char { none, close, keep_alive };
 struct ResponseBytes {
   std::string_view head;
   std::string_view body;
+  const SharedBody* body_owner = nullptr;  // what body points into, when it is not empty
   [[nodiscard]] std::size_t size() const { return head.size() + body.size(); }
 };
 
@@ -61,18 +62,18 @@ class Response {
 // code has none.
 std::string_view reason_phrase(int status);
 
+// The statuses hellod answers malformed or refused requests with itself.
+inline constexpr std::array<int, 7> kErrorStatuses{400, 413, 414, 417, 431, 501, 505};
+
 // The configured response and the error responses hellod sends itself.
 struct ResponseSet {
   Response configured;
-  Response bad_request;              // 400
-  Response payload_too_large;        // 413
-  Response uri_too_long;             // 414
-  Response header_fields_too_large;  // 431
-  Response version_not_supported;    // 505
+  std::vector<Response> errors;  // one per kErrorStatuses entry, in that order
 
   ResponseSet(const ResponseConfig& config, const HttpDate& date);
 
-  // The response for an error status from the request parser.
+  // The response for an error status from the request parser (400 for a
+  // status hellod has no response of its own for).
   [[nodiscard]] const Response& for_error(int status) const;
   void set_date(const HttpDate& date);
 };

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "log.hpp"
+#include "monotonic.hpp"
 #include "systemd.hpp"
 
 namespace hellod {
@@ -24,10 +25,6 @@ constexpr std::chrono::microseconds kShutdownExtension{5'000'000};
 // the event loops' own.
 constexpr rlim_t kReservedDescriptors = 16;
 constexpr rlim_t kDescriptorsPerLoop = 4;
-
-std::uint64_t monotonic_ms() {
-  return uv_hrtime() / 1'000'000;
-}
 
 bool file_exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
@@ -82,6 +79,8 @@ struct SupervisorCallbacks {
   static void guarded(Body&& body) {
     try {
       body();
+    } catch (const std::bad_alloc&) {
+      die_out_of_memory("supervising");
     } catch (const std::exception& error) {
       spdlog::error("supervisor: {}", error.what());
     }
@@ -102,6 +101,17 @@ struct SupervisorCallbacks {
   }
   static void on_worker_finished(uv_async_t* handle) {
     guarded([&] { of(handle).on_worker_finished(); });
+  }
+  static void on_worker_reported(uv_async_t* handle) {
+    Supervisor& self = of(handle);
+    try {
+      self.on_worker_reports();
+    } catch (const std::bad_alloc&) {
+      die_out_of_memory("reloading");
+    } catch (const std::exception& error) {
+      // The reload cannot complete as planned; it still ends with READY=1.
+      if (self.reload_ != nullptr) self.finish_reload(Error{error.what()});
+    }
   }
   static void on_watchdog(uv_timer_t* handle) {
     guarded([&] { of(handle).on_watchdog_tick(); });
@@ -161,9 +171,9 @@ Status Supervisor::start(Config config) {
   if (!sockets) return sockets.error();
   Status loop = start_loop();
   if (!loop) return loop;
-  auto snapshot = std::make_shared<const Snapshot>(config_, connection_budget_);
+  snapshot_ = std::make_shared<const Snapshot>(config_, connection_budget_);
   for (unsigned i = 0; i < config_.workers; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_.workers, snapshot);
+    auto worker = std::make_unique<Worker>(i, config_.workers, snapshot_);
     Status worker_started = worker->start(std::move(sockets.value()[i]), [this] {
       finished_workers_.fetch_add(1);
       uv_async_send(&worker_finished_);
@@ -185,12 +195,12 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
     spdlog::info(
         "socket-activated: serving {} inherited socket(s); listen: in the config is ignored",
         inherited.value().size());
-    return share_with_workers(inherited.value(), config.workers);
+    return share_with_workers(std::move(inherited.value()), config.workers);
   }
   Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers);
   if (!bound) return bound.error();
   for (const ListenSocket& socket : bound.value().front()) {
-    serving_.push_back(describe_socket(socket.fd));
+    serving_.push_back(describe_socket(socket.fd.get()));
     spdlog::info("listening on {}", serving_.back());
   }
   return bound;
@@ -200,6 +210,8 @@ Status Supervisor::start_loop() {
   int status = uv_loop_init(&loop_);
   if (status == 0)
     status = uv_async_init(&loop_, &worker_finished_, SupervisorCallbacks::on_worker_finished);
+  if (status == 0)
+    status = uv_async_init(&loop_, &worker_reported_, SupervisorCallbacks::on_worker_reported);
   for (uv_signal_t* handle : {&sighup_, &sigterm_, &sigint_, &sigusr1_, &sigusr2_}) {
     if (status == 0) status = uv_signal_init(&loop_, handle);
   }
@@ -209,19 +221,24 @@ Status Supervisor::start_loop() {
     return Error{fmt::format("cannot start the control loop: {}", uv_strerror(status))};
   loop_started_ = true;
   for (uv_handle_t* handle : control_handles()) handle->data = this;
-  uv_signal_start(&sighup_, SupervisorCallbacks::on_signal, SIGHUP);
-  uv_signal_start(&sigterm_, SupervisorCallbacks::on_signal, SIGTERM);
-  uv_signal_start(&sigint_, SupervisorCallbacks::on_signal, SIGINT);
+  std::vector<std::pair<uv_signal_t*, int>> signals{
+      {&sighup_, SIGHUP}, {&sigterm_, SIGTERM}, {&sigint_, SIGINT}};
 #ifdef HELLOD_TEST_HOOKS
-  uv_signal_start(&sigusr1_, SupervisorCallbacks::on_signal, SIGUSR1);
-  uv_signal_start(&sigusr2_, SupervisorCallbacks::on_signal, SIGUSR2);
+  signals.insert(signals.end(), {{&sigusr1_, SIGUSR1}, {&sigusr2_, SIGUSR2}});
 #endif
+  for (const auto& [handle, signal] : signals) {
+    status = uv_signal_start(handle, SupervisorCallbacks::on_signal, signal);
+    if (status < 0) {
+      return Error{fmt::format("cannot handle signal {}: {}", signal, uv_strerror(status))};
+    }
+  }
   watchdog_ = systemd::watchdog_interval();
   if (watchdog_) {
-    const auto half = static_cast<std::uint64_t>(watchdog_->count() / 2000);
+    const auto half =
+        std::max<std::uint64_t>(static_cast<std::uint64_t>(watchdog_->count() / 2000), 1);
     last_ping_ms_ = monotonic_ms();
-    uv_timer_start(&watchdog_timer_, SupervisorCallbacks::on_watchdog,
-                   std::max<std::uint64_t>(half, 1), std::max<std::uint64_t>(half, 1));
+    status = uv_timer_start(&watchdog_timer_, SupervisorCallbacks::on_watchdog, half, half);
+    if (status < 0) return Error{fmt::format("cannot start the watchdog: {}", uv_strerror(status))};
     spdlog::info("watchdog: pinging every {} ms", half);
   }
   return Done{};
@@ -243,13 +260,16 @@ void Supervisor::begin_shutdown() {
   shutdown_started_ms_ = monotonic_ms();
   last_open_ = open_connections();
   last_requests_ = requests_served();
-  const std::string status = fmt::format("stopping: draining {} connection(s)", last_open_);
-  spdlog::info("{}", status);
-  systemd::notify_stopping(status);
+  const std::string text = fmt::format("stopping: draining {} connection(s)", last_open_);
+  spdlog::info("{}", text);
+  systemd::notify_stopping(text);
   uv_timer_stop(&watchdog_timer_);
   for (auto& worker : workers_) worker->post([](Worker& w) { w.drain(); });
-  uv_timer_start(&shutdown_timer_, SupervisorCallbacks::on_shutdown_tick, kShutdownTickMs,
-                 kShutdownTickMs);
+  if (const int status = uv_timer_start(&shutdown_timer_, SupervisorCallbacks::on_shutdown_tick,
+                                        kShutdownTickMs, kShutdownTickMs);
+      status < 0) {
+    spdlog::error("cannot time the shutdown: {}", uv_strerror(status));
+  }
 }
 
 // While draining: past timeouts.shutdown close what is left; before that,
@@ -278,8 +298,9 @@ void Supervisor::on_worker_finished() {
   if (finished_workers_.load() == workers_.size()) close_handles();
 }
 
-std::array<uv_handle_t*, 8> Supervisor::control_handles() {
+std::array<uv_handle_t*, 9> Supervisor::control_handles() {
   return {reinterpret_cast<uv_handle_t*>(&worker_finished_),
+          reinterpret_cast<uv_handle_t*>(&worker_reported_),
           reinterpret_cast<uv_handle_t*>(&sighup_),
           reinterpret_cast<uv_handle_t*>(&sigterm_),
           reinterpret_cast<uv_handle_t*>(&sigint_),

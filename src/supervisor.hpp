@@ -7,12 +7,15 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config.hpp"
 #include "listeners.hpp"
+#include "reload_plan.hpp"
 #include "result.hpp"
 #include "worker.hpp"
 
@@ -51,8 +54,13 @@ class Supervisor {
   Result<WorkerSockets> open_sockets(const Config& config);
   Status start_loop();
   void reload();
-  Status apply(Config config);
-  Status update_listeners(const Config& next);
+  void begin_reload();
+  Result<std::unique_ptr<ReloadPlan>> prepare(Config next);
+  void post_adopt();
+  void on_worker_reports();
+  void settle_reload();
+  void finish_reload(const Status& outcome);
+  void report(unsigned worker, Status status);
   void begin_shutdown();
   void on_shutdown_tick();
   void on_worker_finished();
@@ -60,7 +68,7 @@ class Supervisor {
   void block_a_worker(std::size_t index);
   void close_handles();
   void remove_unix_socket_files() const;
-  std::array<uv_handle_t*, 8> control_handles();
+  std::array<uv_handle_t*, 9> control_handles();
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] std::uint32_t open_connections() const;
   [[nodiscard]] std::uint64_t requests_served() const;
@@ -74,8 +82,14 @@ class Supervisor {
   bool socket_activated_ = false;
   bool shutting_down_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const Snapshot> snapshot_;  // what every worker serves
+  std::unique_ptr<ReloadPlan> reload_;        // the reload waiting for workers, if any
+  bool reload_again_ = false;                 // a SIGHUP came during it
+  std::mutex reports_mutex_;
+  std::vector<std::pair<unsigned, Status>> reports_;  // guarded by reports_mutex_
   uv_loop_t loop_{};
   uv_async_t worker_finished_{};
+  uv_async_t worker_reported_{};
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};

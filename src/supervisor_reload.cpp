@@ -1,9 +1,13 @@
-// Supervisor's SIGHUP path: re-read, validate, then switch listeners and
-// workers to the new configuration without refusing or dropping a client.
+// Supervisor's SIGHUP path: re-read, validate, bind what is new, then switch
+// every worker to the new configuration without refusing or dropping a
+// client, and tell the service manager only once every worker serves it.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
+#include <exception>
+#include <new>
 
 #include "log.hpp"
 #include "supervisor.hpp"
@@ -22,30 +26,51 @@ std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted
   return missing;
 }
 
-}  // namespace
-
-// SIGHUP: the new config is read and validated completely before anything
-// changes; an invalid one changes nothing. RELOADING=1 is always followed by
-// READY=1, also on failure, or systemd 253+ would wait for the reload to
-// finish until it times out (sd_notify(3), "RELOADING=1").
-void Supervisor::reload() {
-  if (shutting_down_) return;
-  systemd::notify_reloading();
-  spdlog::info("reloading {}", config_origin(source_));
-  Result<Config> loaded = load_config(source_);
-  Status applied = loaded ? apply(std::move(loaded.value())) : Status(loaded.error());
-  if (!applied) {
-    spdlog::error("reload failed, still serving the previous configuration: {}",
-                  applied.error().message);
-    systemd::notify_ready(
-        fmt::format("reload failed: {}; {}", applied.error().message, describe()));
-    return;
-  }
-  spdlog::info("reloaded; {}", describe());
-  systemd::notify_ready(fmt::format("reloaded; {}", describe()));
+std::vector<std::string> names_of(const std::vector<ListenAddress>& addresses) {
+  std::vector<std::string> names;
+  names.reserve(addresses.size());
+  for (const ListenAddress& address : addresses) names.push_back(address.to_string());
+  return names;
 }
 
-Status Supervisor::apply(Config next) {
+}  // namespace
+
+// SIGHUP: the new config is read, validated and its new listeners bound
+// completely before any worker changes; an invalid one changes nothing.
+// RELOADING=1 is always followed by READY=1, also on failure and whatever is
+// thrown, or systemd 253+ would wait for the reload until it times out
+// (sd_notify(3), "RELOADING=1").
+void Supervisor::reload() {
+  if (shutting_down_) return;
+  if (reload_ != nullptr) {
+    reload_again_ = true;  // one reload at a time; this one reads the file afterwards
+    return;
+  }
+  systemd::notify_reloading();
+  try {
+    begin_reload();
+  } catch (const std::bad_alloc&) {
+    die_out_of_memory("reloading");
+  } catch (const std::exception& error) {
+    reload_.reset();
+    finish_reload(Error{error.what()});
+  }
+}
+
+void Supervisor::begin_reload() {
+  spdlog::info("reloading {}", config_origin(source_));
+  Result<Config> loaded = load_config(source_);
+  if (!loaded) return finish_reload(loaded.error());
+  Result<std::unique_ptr<ReloadPlan>> prepared = prepare(std::move(loaded.value()));
+  if (!prepared) return finish_reload(prepared.error());
+  reload_ = std::move(prepared.value());
+  post_adopt();
+}
+
+// Everything that can fail without touching a worker: settings that need a
+// restart are kept, new addresses are bound (and closed again if anything
+// later fails, since the sockets are owned here until a worker takes them).
+Result<std::unique_ptr<ReloadPlan>> Supervisor::prepare(Config next) {
   if (next.workers != config_.workers) {
     spdlog::warn("workers changed from {} to {}: that takes a restart; keeping {}", config_.workers,
                  next.workers, config_.workers);
@@ -55,61 +80,142 @@ Status Supervisor::apply(Config next) {
     spdlog::warn("log.target changed: that takes a restart");
     next.log.target = config_.log.target;
   }
-  Status listeners = update_listeners(next);
-  if (!listeners) return listeners;
-  apply_log_level(next.log.level);
-  // Workers swap the snapshot between callbacks: the next response on every
-  // connection, kept-alive ones included, is the new one.
-  auto snapshot = std::make_shared<const Snapshot>(next, connection_budget_);
-  for (auto& worker : workers_) {
-    worker->post([snapshot](Worker& w) { w.use_snapshot(snapshot); });
-  }
-  config_ = std::move(next);
-  return Done{};
-}
-
-// New addresses are bound (and listening) before removed ones close, and
-// unchanged listeners are left alone, so a reload refuses no connection.
-// Connections accepted on a removed listener stay open until they end.
-Status Supervisor::update_listeners(const Config& next) {
+  auto reload = std::make_unique<ReloadPlan>();
   if (socket_activated_) {
     if (next.listen != config_.listen)
       spdlog::info("socket-activated: listen: changes are ignored");
-    return Done{};
-  }
-  const std::vector<ListenAddress> added = missing_from(next.listen, config_.listen);
-  const std::vector<ListenAddress> removed = missing_from(config_.listen, next.listen);
-  Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
-  if (!bound) return bound.error();
-  // bind_listeners gives each worker one socket per address, in order.
-  std::vector<std::string> serving;
-  for (const ListenAddress& address : next.listen) {
-    const auto kept = std::find(config_.listen.begin(), config_.listen.end(), address);
-    if (kept != config_.listen.end()) {
-      serving.push_back(serving_[static_cast<std::size_t>(kept - config_.listen.begin())]);
-    } else {
-      const auto index = std::find(added.begin(), added.end(), address) - added.begin();
-      serving.push_back(describe_socket(bound.value().front()[static_cast<std::size_t>(index)].fd));
-      spdlog::info("listening on {}", serving.back());
+    reload->added.resize(workers_.size());
+    reload->serving = serving_;
+  } else {
+    const std::vector<ListenAddress> added = missing_from(next.listen, config_.listen);
+    Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
+    if (!bound) return bound.error();
+    reload->added = std::move(bound.value());
+    reload->added_names = names_of(added);
+    reload->removed = missing_from(config_.listen, next.listen);
+    // bind_listeners gives each worker one socket per address, in order.
+    for (const ListenAddress& address : next.listen) {
+      const auto kept = std::find(config_.listen.begin(), config_.listen.end(), address);
+      if (kept != config_.listen.end()) {
+        reload->serving.push_back(
+            serving_[static_cast<std::size_t>(kept - config_.listen.begin())]);
+      } else {
+        const auto index = std::find(added.begin(), added.end(), address) - added.begin();
+        reload->serving.push_back(
+            describe_socket(reload->added.front()[static_cast<std::size_t>(index)].fd.get()));
+      }
     }
   }
-  std::vector<std::string> removed_names;
-  removed_names.reserve(removed.size());
-  for (const ListenAddress& address : removed) removed_names.push_back(address.to_string());
+  reload->snapshot = std::make_shared<const Snapshot>(next, connection_budget_);
+  reload->previous = snapshot_;
+  reload->config = std::move(next);
+  reload->adopted.assign(workers_.size(), false);
+  return reload;
+}
+
+void Supervisor::post_adopt() {
+  ReloadPlan& reload = *reload_;
+  reload.awaited = workers_.size();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(bound.value()[i]));
-    workers_[i]->post([sockets, removed_names](Worker& w) {
-      w.add_listeners(std::move(*sockets));
-      w.remove_listeners(removed_names);
-    });
+    auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(reload.added[i]));
+    const auto index = static_cast<unsigned>(i);
+    const bool posted =
+        workers_[i]->post([this, index, sockets, snapshot = reload.snapshot](Worker& worker) {
+          Status status = Error{"no answer"};
+          try {
+            status = worker.adopt(snapshot, std::move(*sockets));
+          } catch (const std::exception& error) {
+            status = Error{error.what()};
+          }
+          report(index, std::move(status));
+        });
+    if (!posted) report(index, Error{fmt::format("worker {} has stopped", index)});
   }
-  for (const ListenAddress& address : removed) {
+}
+
+// Any thread: a worker's answer to the reload in progress.
+void Supervisor::report(unsigned worker, Status status) {
+  {
+    std::lock_guard lock(reports_mutex_);
+    reports_.emplace_back(worker, std::move(status));
+  }
+  static_cast<void>(uv_async_send(&worker_reported_));
+}
+
+void Supervisor::on_worker_reports() {
+  std::vector<std::pair<unsigned, Status>> reports;
+  {
+    std::lock_guard lock(reports_mutex_);
+    reports.swap(reports_);
+  }
+  if (reload_ == nullptr) return;
+  ReloadPlan& reload = *reload_;
+  for (auto& [worker, status] : reports) {
+    assert(reload.awaited > 0);
+    --reload.awaited;
+    if (reload.rolling_back) continue;
+    if (status) {
+      reload.adopted[worker] = true;
+    } else if (reload.failure.message.empty()) {
+      reload.failure = status.error();
+    }
+  }
+  if (reload.awaited == 0) settle_reload();
+}
+
+// Every worker answered: commit, or put back the ones that adopted it.
+void Supervisor::settle_reload() {
+  ReloadPlan& reload = *reload_;
+  if (reload.rolling_back) return finish_reload(reload.failure);
+  if (!reload.failure.message.empty()) {
+    reload.rolling_back = true;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!reload.adopted[i]) continue;
+      ++reload.awaited;
+      const auto index = static_cast<unsigned>(i);
+      const bool posted = workers_[i]->post(
+          [this, index, previous = reload.previous, names = reload.added_names](Worker& worker) {
+            worker.restore(previous, names);
+            report(index, Done{});
+          });
+      if (!posted) report(index, Done{});
+    }
+    if (reload.awaited == 0) finish_reload(reload.failure);
+    return;
+  }
+  const std::vector<std::string> removed = names_of(reload.removed);
+  for (auto& worker : workers_) {
+    worker->post([removed](Worker& w) { w.remove_listeners(removed); });
+  }
+  for (const ListenAddress& address : reload.removed) {
     // A unix socket's file would otherwise outlive the listener.
     if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
     spdlog::info("stopped listening on {}", address.to_string());
   }
-  serving_ = std::move(serving);
-  return Done{};
+  for (std::size_t i = 0; i < reload.serving.size(); ++i) {
+    if (std::find(serving_.begin(), serving_.end(), reload.serving[i]) == serving_.end()) {
+      spdlog::info("listening on {}", reload.serving[i]);
+    }
+  }
+  apply_log_level(reload.config.log.level);
+  serving_ = std::move(reload.serving);
+  config_ = std::move(reload.config);
+  snapshot_ = std::move(reload.snapshot);
+  finish_reload(Done{});
+}
+
+void Supervisor::finish_reload(const Status& outcome) {
+  reload_.reset();
+  if (!outcome) {
+    spdlog::error("reload failed, still serving the previous configuration: {}",
+                  outcome.error().message);
+    systemd::notify_ready(
+        fmt::format("reload failed: {}; {}", outcome.error().message, describe()));
+  } else {
+    spdlog::info("reloaded; {}", describe());
+    systemd::notify_ready(fmt::format("reloaded; {}", describe()));
+  }
+  if (std::exchange(reload_again_, false)) reload();
 }
 
 }  // namespace hellod

@@ -1,48 +1,28 @@
 #include "worker.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <exception>
+#include <new>
+
+#include "log.hpp"
+#include "monotonic.hpp"
 
 namespace hellod {
 namespace {
 
-// The kernel caps the backlog at net.core.somaxconn (4096 by default); ask
-// for that much so bursts wait in the kernel instead of being refused.
-constexpr int kBacklog = 4096;
-// One read takes at most this much; it is shared by all of a worker's
-// connections, since a read callback finishes before the next one starts.
+// One read takes at most this much; see LoopContext::read_buffer.
 constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
-constexpr std::size_t kBatchCapacity = 256;
-// Lingering close (see Connection::begin_linger) gives up after this long.
-constexpr std::uint64_t kMaxLingerMs = 5000;
 constexpr std::uint64_t kEmfileLogIntervalMs = 1000;
 
-std::uint64_t monotonic_ms() {
-  return uv_hrtime() / 1'000'000;
-}
-
-// Only the owning worker writes its counters, so a relaxed load and store is
-// enough and avoids a locked instruction per request.
-template <typename T>
-void bump(std::atomic<T>& counter) {
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-HttpDate current_date() {
-  return format_http_date(std::time(nullptr));
+void expire_connection(DeadlineEntry& entry) {
+  static_cast<Connection&>(entry).on_deadline();
 }
 
 }  // namespace
-
-Snapshot::Snapshot(Config validated, std::uint32_t descriptor_budget)
-    : config(std::move(validated)),
-      responses(config.response, current_date()),
-      request_limits{config.limits.max_header_bytes, config.limits.max_body_bytes},
-      connection_limit(std::min(config.limits.max_connections, descriptor_budget)) {}
 
 // A listening socket watched by one worker's loop.
 class Listener {
@@ -68,11 +48,20 @@ class Listener {
 struct WorkerCallbacks {
   static Worker& of(uv_handle_t* handle) { return *static_cast<Worker*>(handle->data); }
 
-  static void on_wakeup(uv_async_t* async) {
-    of(reinterpret_cast<uv_handle_t*>(async)).run_posted();
+  template <typename Body>
+  static void guarded(const char* what, Body&& body) {
+    try {
+      body();
+    } catch (const std::bad_alloc&) {
+      die_out_of_memory(what);
+    } catch (const std::exception& error) {
+      spdlog::error("{} failed: {}", what, error.what());
+    }
   }
-  static void on_deadline(uv_timer_t* timer) {
-    of(reinterpret_cast<uv_handle_t*>(timer)).on_deadline_timer();
+
+  static void on_wakeup(uv_async_t* async) {
+    Worker& worker = of(reinterpret_cast<uv_handle_t*>(async));
+    guarded("a posted task", [&] { worker.run_posted(); });
   }
   static void on_date(uv_timer_t* timer) {
     of(reinterpret_cast<uv_handle_t*>(timer)).on_date_timer();
@@ -80,26 +69,22 @@ struct WorkerCallbacks {
 
   static void on_connection(uv_stream_t* server, int status) {
     auto* listener = static_cast<Listener*>(server->data);
-    try {
-      listener->worker.on_connection(*listener, status);
-    } catch (const std::exception& error) {
-      spdlog::error("accepting on {} failed: {}", listener->name, error.what());
-    }
+    guarded("accepting a connection", [&] { listener->worker.on_connection(*listener, status); });
+    assert(listener->worker.context_.batch.empty());
   }
 
   static void on_listener_closed(uv_handle_t* handle) {
     delete static_cast<Listener*>(handle->data);
   }
-  static void on_closed(uv_handle_t* /*handle*/) {}
 };
 
 Worker::Worker(unsigned index, unsigned worker_count, std::shared_ptr<const Snapshot> snapshot)
-    : index_(index),
-      worker_count_(std::max(worker_count, 1U)),
-      snapshot_(std::move(snapshot)),
-      responses_(std::make_unique<ResponseSet>(snapshot_->responses)) {
-  read_buffer_.resize(kReadBufferSize);
-  batch_.reserve(kBatchCapacity);
+    : index_(index), worker_count_(std::max(worker_count, 1U)) {
+  context_.loop = &loop_;
+  context_.owner = this;
+  context_.read_buffer.resize(kReadBufferSize);
+  context_.snapshot = std::move(snapshot);
+  context_.responses = std::make_unique<ResponseSet>(context_.snapshot->responses);
 }
 
 Worker::~Worker() {
@@ -107,17 +92,18 @@ Worker::~Worker() {
 }
 
 Status Worker::start(std::vector<ListenSocket> sockets, std::function<void()> on_finished) {
-  int status = uv_loop_init(&loop_);
-  if (status == 0) status = uv_async_init(&loop_, &wakeup_, WorkerCallbacks::on_wakeup);
-  if (status == 0) status = uv_timer_init(&loop_, &deadline_timer_);
-  if (status == 0) status = uv_timer_init(&loop_, &date_timer_);
-  if (status < 0)
-    return Error{fmt::format("cannot start worker {}: {}", index_, uv_strerror(status))};
-  wakeup_.data = deadline_timer_.data = date_timer_.data = this;
-  arm_date_timer();
+  Status loop = init_loop();
+  if (!loop) return loop;
   for (ListenSocket& socket : sockets) {
     Status added = add_listener(std::move(socket));
-    if (!added) return added;
+    if (!added) {
+      // Close what was set up and let the loop wind down, so no descriptor
+      // or handle outlives the failed start.
+      close_all_handles();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      static_cast<void>(uv_loop_close(&loop_));
+      return added;
+    }
   }
   heartbeat();
   accepting_posts_ = true;
@@ -130,29 +116,56 @@ Status Worker::start(std::vector<ListenSocket> sockets, std::function<void()> on
   return Done{};
 }
 
+Status Worker::init_loop() {
+  int status = uv_loop_init(&loop_);
+  if (status < 0)
+    return Error{fmt::format("cannot start worker {}: {}", index_, uv_strerror(status))};
+  status = uv_async_init(&loop_, &wakeup_, WorkerCallbacks::on_wakeup);
+  if (status == 0)
+    status = context_.deadlines.init(&loop_, expire_connection, context_.snapshot->config.timeouts);
+  if (status == 0) status = uv_timer_init(&loop_, &date_timer_);
+  wakeup_.data = date_timer_.data = this;
+  // Aligned to the wall clock's second so the Date header turns over when
+  // the second does.
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto into_second =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now).count() % 1000;
+  if (status == 0) {
+    status = uv_timer_start(&date_timer_, WorkerCallbacks::on_date,
+                            static_cast<std::uint64_t>(1000 - into_second), 1000);
+  }
+  if (status < 0) {
+    close_all_handles();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    static_cast<void>(uv_loop_close(&loop_));
+    return Error{fmt::format("cannot start worker {}: {}", index_, uv_strerror(status))};
+  }
+  return Done{};
+}
+
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
 Status Worker::add_listener(ListenSocket socket) {
-  auto* listener = new Listener(*this, socket.name, socket.unix_socket);
+  auto listener = std::make_unique<Listener>(*this, socket.name, socket.unix_socket);
   const int init = socket.unix_socket ? uv_pipe_init(&loop_, &listener->handle.pipe, 0)
                                       : uv_tcp_init(&loop_, &listener->handle.tcp);
-  if (init < 0) {
-    delete listener;
-    ::close(socket.fd);
-    return Error{fmt::format("{}: {}", socket.name, uv_strerror(init))};
+  if (init < 0) return Error{fmt::format("{}: {}", socket.name, uv_strerror(init))};
+  listener->handle.handle.data = listener.get();
+  Listener* raw = listener.release();  // from here on, freed by its close callback
+  const int fd = socket.fd.get();
+  int status =
+      socket.unix_socket ? uv_pipe_open(&raw->handle.pipe, fd) : uv_tcp_open(&raw->handle.tcp, fd);
+  if (status == 0) static_cast<void>(socket.fd.release());  // the handle closes it now
+  if (status == 0) {
+    status = uv_listen(&raw->handle.stream, kListenBacklog, WorkerCallbacks::on_connection);
   }
-  listener->handle.handle.data = listener;
-  int status = socket.unix_socket ? uv_pipe_open(&listener->handle.pipe, socket.fd)
-                                  : uv_tcp_open(&listener->handle.tcp, socket.fd);
-  if (status == 0)
-    status = uv_listen(&listener->handle.stream, kBacklog, WorkerCallbacks::on_connection);
+  listeners_.push_back(raw);
   if (status < 0) {
-    close_listener(listener);
+    close_listener(raw);
     return Error{fmt::format("cannot listen on {}: {}", socket.name, uv_strerror(status)), -status};
   }
-  listeners_.push_back(listener);
   return Done{};
 }
 
@@ -164,11 +177,13 @@ void Worker::close_listener(Listener* listener) {
   uv_close(&listener->handle.handle, WorkerCallbacks::on_listener_closed);
 }
 
-void Worker::post(std::function<void(Worker&)> task) {
+bool Worker::post(std::function<void(Worker&)> task) {
   std::lock_guard lock(posted_mutex_);
-  if (!accepting_posts_) return;  // the loop is gone; nothing is left to act on
+  if (!accepting_posts_) return false;  // the loop is gone; nothing is left to act on
   posted_.push_back(std::move(task));
-  uv_async_send(&wakeup_);
+  // uv_async_send fails only on a closing handle, which accepting_posts_ rules out.
+  static_cast<void>(uv_async_send(&wakeup_));
+  return true;
 }
 
 void Worker::run_posted() {
@@ -180,6 +195,8 @@ void Worker::run_posted() {
   for (auto& task : tasks) {
     try {
       task(*this);
+    } catch (const std::bad_alloc&) {
+      die_out_of_memory("a worker task");
     } catch (const std::exception& error) {
       spdlog::error("worker {}: {}", index_, error.what());
     }
@@ -190,20 +207,37 @@ void Worker::heartbeat() {
   heartbeat_ms_.store(monotonic_ms());
 }
 
-// Called between callbacks, so no batch points at the old bytes; queued
-// output tails are copies and unaffected.
-void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
-  snapshot_ = std::move(snapshot);
-  auto responses = std::make_unique<ResponseSet>(snapshot_->responses);
-  responses->set_date(current_date());
-  responses_ = std::move(responses);
+Status Worker::adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenSocket> added) {
+  std::vector<std::string> names;
+  for (ListenSocket& socket : added) {
+    names.push_back(socket.name);
+    Status status = add_listener(std::move(socket));
+    if (!status) {
+      names.pop_back();
+      remove_listeners(names);
+      return status;
+    }
+  }
+  use_snapshot(std::move(snapshot));
+  return Done{};
 }
 
-void Worker::add_listeners(std::vector<ListenSocket> sockets) {
-  for (ListenSocket& socket : sockets) {
-    Status added = add_listener(std::move(socket));
-    if (!added) spdlog::error("worker {}: {}", index_, added.error().message);
-  }
+void Worker::restore(std::shared_ptr<const Snapshot> previous,
+                     const std::vector<std::string>& added) {
+  remove_listeners(added);
+  use_snapshot(std::move(previous));
+}
+
+// Runs between callbacks, so no batch points at the old bytes, and queued
+// output holds its own references to the bodies it still sends.
+void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
+  auto responses = std::make_unique<ResponseSet>(snapshot->responses);
+  responses->set_date(current_http_date());
+  context_.snapshot = std::move(snapshot);
+  context_.responses = std::move(responses);
+  context_.deadlines.set_timeouts(context_.snapshot->config.timeouts);
+  // A raised max_connections takes the clients waiting in the backlog now.
+  if (!context_.draining) accept_waiting();
 }
 
 void Worker::remove_listeners(const std::vector<std::string>& names) {
@@ -215,118 +249,49 @@ void Worker::remove_listeners(const std::vector<std::string>& names) {
 }
 
 void Worker::drain() {
-  draining_ = true;
+  context_.draining = true;
   const std::vector<Listener*> current = listeners_;
   for (Listener* listener : current) close_listener(listener);
-  for (DeadlineList& list : waits_) {
-    for (DeadlineEntry* entry = list.front(); entry != nullptr;) {
-      DeadlineEntry* next = DeadlineList::next(*entry);
-      static_cast<Connection*>(entry)->drain();
-      entry = next;
-    }
-  }
+  context_.deadlines.for_each(
+      [](DeadlineEntry& entry) { static_cast<Connection&>(entry).drain(); });
   maybe_finish();
 }
 
 void Worker::force_close() {
-  draining_ = true;
-  for (DeadlineList& list : waits_) {
-    while (!list.empty()) static_cast<Connection*>(list.front())->close();
-  }
+  context_.draining = true;
+  while (DeadlineEntry* entry = context_.deadlines.any()) static_cast<Connection*>(entry)->close();
   maybe_finish();
 }
 
 void Worker::maybe_finish() {
-  if (!draining_ || finished_ || counters_.open.load() != 0) return;
+  if (!context_.draining || finished_ || context_.counters.open.load() != 0) return;
   finished_ = true;
+  {
+    std::lock_guard lock(posted_mutex_);
+    accepting_posts_ = false;
+  }
   close_all_handles();
 }
 
 void Worker::close_all_handles() {
   const std::vector<Listener*> current = listeners_;
   for (Listener* listener : current) close_listener(listener);
-  {
-    std::lock_guard lock(posted_mutex_);
-    accepting_posts_ = false;
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&wakeup_), reinterpret_cast<uv_handle_t*>(&date_timer_)}) {
+    // A handle whose init failed (or never ran) has no loop: nothing to close.
+    if (handle->loop == &loop_ && !uv_is_closing(handle)) uv_close(handle, nullptr);
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), WorkerCallbacks::on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&deadline_timer_), WorkerCallbacks::on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&date_timer_), WorkerCallbacks::on_closed);
-}
-
-uv_buf_t Worker::read_buffer() {
-  return uv_buf_init(read_buffer_.data(), static_cast<unsigned>(read_buffer_.size()));
-}
-
-std::uint64_t Worker::timeout_ms(Wait wait) const {
-  const Timeouts& timeouts = snapshot_->config.timeouts;
-  switch (wait) {
-    case Wait::header:
-      return static_cast<std::uint64_t>(timeouts.header.count());
-    case Wait::keepalive:
-      return static_cast<std::uint64_t>(timeouts.keepalive.count());
-    case Wait::send:
-      return static_cast<std::uint64_t>(timeouts.send.count());
-    case Wait::linger:
-      break;
-  }
-  return std::min(kMaxLingerMs, static_cast<std::uint64_t>(timeouts.header.count()));
-}
-
-void Worker::wait(Connection& connection, Wait wait) {
-  if (connection.closing()) return;
-  DeadlineList& list = waits_[static_cast<std::size_t>(wait)];
-  const bool was_empty = list.empty();
-  const std::uint64_t deadline = uv_now(&loop_) + timeout_ms(wait);
-  list.push_back(connection, deadline);
-  if (was_empty) schedule_deadline(deadline);
-}
-
-void Worker::schedule_deadline(std::uint64_t deadline) {
-  if (deadline_armed_ && deadline >= deadline_due_) return;
-  const std::uint64_t now = uv_now(&loop_);
-  uv_timer_start(&deadline_timer_, WorkerCallbacks::on_deadline,
-                 deadline > now ? deadline - now : 0, 0);
-  deadline_armed_ = true;
-  deadline_due_ = deadline;
-}
-
-// Expires the fronts of every wait list, then sleeps until the earliest
-// remaining deadline.
-void Worker::on_deadline_timer() {
-  deadline_armed_ = false;
-  const std::uint64_t now = uv_now(&loop_);
-  std::uint64_t next = 0;
-  for (DeadlineList& list : waits_) {
-    while (!list.empty() && list.front()->deadline() <= now) {
-      auto* connection = static_cast<Connection*>(list.front());
-      DeadlineList::remove(*connection);
-      connection->on_deadline();
-    }
-    if (!list.empty() && (next == 0 || list.front()->deadline() < next))
-      next = list.front()->deadline();
-  }
-  if (next != 0) schedule_deadline(next);
-}
-
-void Worker::arm_date_timer() {
-  // Aligned to the wall clock's second so the Date header turns over when
-  // the second does.
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const auto into_second =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now).count() % 1000;
-  uv_timer_start(&date_timer_, WorkerCallbacks::on_date,
-                 static_cast<std::uint64_t>(1000 - into_second), 1000);
+  context_.deadlines.close();
 }
 
 void Worker::on_date_timer() {
-  responses_->set_date(current_date());
+  context_.responses->set_date(current_http_date());
 }
 
 bool Worker::at_capacity() const {
-  const std::uint32_t limit = snapshot_->connection_limit;
+  const std::uint32_t limit = context_.snapshot->connection_limit;
   const std::uint32_t share = (limit + worker_count_ - 1) / worker_count_;
-  return counters_.open.load(std::memory_order_relaxed) >= share;
+  return context_.counters.open.load(std::memory_order_relaxed) >= share;
 }
 
 void Worker::on_connection(Listener& listener, int status) {
@@ -353,14 +318,14 @@ void Worker::on_connection(Listener& listener, int status) {
 }
 
 void Worker::accept_from(Listener& listener) {
-  auto* connection = new Connection(*this);
-  counters_.open.fetch_add(1, std::memory_order_relaxed);
+  auto* connection = new Connection(context_);
+  context_.counters.open.fetch_add(1, std::memory_order_relaxed);
   if (!connection->start(&listener.handle.stream, listener.unix_socket)) {
     delete connection;
-    counters_.open.fetch_sub(1, std::memory_order_relaxed);
+    context_.counters.open.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  bump(counters_.accepted);
+  bump(context_.counters.accepted);
 }
 
 void Worker::accept_waiting() {
@@ -373,17 +338,12 @@ void Worker::accept_waiting() {
 
 void Worker::release(Connection* connection) {
   delete connection;
-  counters_.open.fetch_sub(1, std::memory_order_relaxed);
-  if (draining_) {
+  context_.counters.open.fetch_sub(1, std::memory_order_relaxed);
+  if (context_.draining) {
     maybe_finish();
   } else {
     accept_waiting();
   }
-}
-
-void Worker::count_request(bool bad) {
-  bump(counters_.requests);
-  if (bad) bump(counters_.bad_requests);
 }
 
 }  // namespace hellod

@@ -171,11 +171,16 @@ class PipeliningTest(HellodTestCase):
                 chunk = sock.recv(1 << 20)
                 self.assertTrue(chunk, "server closed early")
                 data += chunk
+        write_pattern = r'\b(?:write|writev|sendmsg|sendto)\(\d+, .*?HTTP/1\.1 200.*= (\d+)'
+        # The client has every byte once the kernel has them, which can be
+        # before strace wrote the writev's result: wait for that line.
+        wait_for(lambda: sum(map(int, re.findall(write_pattern, read_text(trace_path))[1:]))
+                 >= len(data), what="strace to record the writes")
         tracer.send_signal(2)  # SIGINT: strace detaches and flushes its output
         tracer.wait(10)
         trace = read_text(trace_path)
         reads = re.findall(r'\b(?:read|readv|recvfrom|recvmsg)\(\d+, .*?"GET /p.*= (\d+)', trace)
-        writes = re.findall(r'\b(?:write|writev|sendmsg|sendto)\(\d+, .*?HTTP/1\.1 200.*= (\d+)', trace)
+        writes = re.findall(write_pattern, trace)
         writes = writes[1:]  # the first one answered the warm-up request
         self.assertGreaterEqual(len(reads), 1, trace)
         self.assertEqual(sum(map(int, writes)), len(data), trace)

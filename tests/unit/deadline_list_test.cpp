@@ -38,9 +38,9 @@ TEST(DeadlineListTest, PushBackKeepsInsertionOrder) {
   Item a(1);
   Item b(2);
   Item c(3);
-  list.push_back(a, 100);
-  list.push_back(b, 200);
-  list.push_back(c, 300);
+  list.push_back(a, 0, 100);
+  list.push_back(b, 0, 200);
+  list.push_back(c, 0, 300);
   EXPECT_EQ(ids(list), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(list.size(), 3U);
   EXPECT_FALSE(list.empty());
@@ -54,9 +54,9 @@ TEST(DeadlineListTest, PushingAgainMovesToBackWithNewDeadline) {
   DeadlineList list;
   Item a(1);
   Item b(2);
-  list.push_back(a, 100);
-  list.push_back(b, 200);
-  list.push_back(a, 300);
+  list.push_back(a, 0, 100);
+  list.push_back(b, 0, 200);
+  list.push_back(a, 0, 300);
   EXPECT_EQ(ids(list), (std::vector<int>{2, 1}));
   EXPECT_EQ(list.size(), 2U);
   EXPECT_EQ(a.deadline(), 300U);
@@ -66,7 +66,7 @@ TEST(DeadlineListTest, PushingAgainMovesToBackWithNewDeadline) {
 TEST(DeadlineListTest, RemoveFromFrontMiddleAndBack) {
   DeadlineList list;
   std::array<Item, 5> items{Item(0), Item(1), Item(2), Item(3), Item(4)};
-  for (Item& item : items) list.push_back(item, static_cast<std::uint64_t>(item.id));
+  for (Item& item : items) list.push_back(item, 0, static_cast<std::uint64_t>(item.id));
   DeadlineList::remove(items[2]);
   EXPECT_EQ(ids(list), (std::vector<int>{0, 1, 3, 4}));
   DeadlineList::remove(items[0]);
@@ -76,7 +76,7 @@ TEST(DeadlineListTest, RemoveFromFrontMiddleAndBack) {
   EXPECT_EQ(list.size(), 2U);
   EXPECT_EQ(items[4].list(), nullptr);
   // Appending after removing the tail must link from the new tail.
-  list.push_back(items[4], 9);
+  list.push_back(items[4], 0, 9);
   EXPECT_EQ(ids(list), (std::vector<int>{1, 3, 4}));
   DeadlineList::remove(items[1]);
   DeadlineList::remove(items[3]);
@@ -90,7 +90,7 @@ TEST(DeadlineListTest, RemovingAnUnlistedEntryDoesNothing) {
   DeadlineList list;
   Item a(1);
   Item b(2);
-  list.push_back(a, 1);
+  list.push_back(a, 0, 1);
   DeadlineList::remove(b);
   DeadlineList::remove(a);
   DeadlineList::remove(a);
@@ -104,22 +104,22 @@ TEST(DeadlineListTest, PushBackMovesBetweenLists) {
   Item a(1);
   Item b(2);
   Item c(3);
-  header.push_back(a, 10);
-  header.push_back(b, 20);
-  header.push_back(c, 30);
-  keepalive.push_back(b, 70);
+  header.push_back(a, 0, 10);
+  header.push_back(b, 0, 20);
+  header.push_back(c, 0, 30);
+  keepalive.push_back(b, 0, 70);
   EXPECT_EQ(ids(header), (std::vector<int>{1, 3}));
   EXPECT_EQ(ids(keepalive), (std::vector<int>{2}));
   EXPECT_EQ(header.size(), 2U);
   EXPECT_EQ(keepalive.size(), 1U);
   EXPECT_EQ(b.list(), &keepalive);
   EXPECT_EQ(b.deadline(), 70U);
-  keepalive.push_back(a, 80);
-  keepalive.push_back(c, 90);
+  keepalive.push_back(a, 0, 80);
+  keepalive.push_back(c, 0, 90);
   EXPECT_TRUE(header.empty());
   EXPECT_EQ(header.front(), nullptr);
   EXPECT_EQ(ids(keepalive), (std::vector<int>{2, 1, 3}));
-  header.push_back(b, 100);
+  header.push_back(b, 0, 100);
   EXPECT_EQ(ids(keepalive), (std::vector<int>{1, 3}));
   EXPECT_EQ(ids(header), (std::vector<int>{2}));
 }
@@ -129,7 +129,7 @@ TEST(DeadlineListTest, PushBackMovesBetweenLists) {
 TEST(DeadlineListTest, ExpiringFrontsInOrder) {
   DeadlineList list;
   std::array<Item, 4> items{Item(0), Item(1), Item(2), Item(3)};
-  for (Item& item : items) list.push_back(item, 1000 + static_cast<std::uint64_t>(item.id) * 10);
+  for (Item& item : items) list.push_back(item, 0, 1000 + static_cast<std::uint64_t>(item.id) * 10);
   std::vector<int> expired;
   const std::uint64_t now = 1015;
   while (!list.empty() && list.front()->deadline() <= now) {
@@ -140,6 +140,39 @@ TEST(DeadlineListTest, ExpiringFrontsInOrder) {
   EXPECT_EQ(expired, (std::vector<int>{0, 1}));
   EXPECT_EQ(ids(list), (std::vector<int>{2, 3}));
   EXPECT_EQ(list.size(), 2U);
+}
+
+// A lowered timeout moves every waiting entry's deadline to when it began
+// waiting plus the new timeout, unless it was due sooner anyway; the list
+// stays in deadline order.
+TEST(DeadlineListTest, LoweringTheTimeoutClampsEveryWaitFromItsStart) {
+  DeadlineList list;
+  std::array<Item, 3> items{Item(0), Item(1), Item(2)};
+  // Began waiting at 0, 100, 200 with a 60000 timeout.
+  for (Item& item : items) {
+    const auto started = static_cast<std::uint64_t>(item.id) * 100;
+    list.push_back(item, started, started + 60'000);
+  }
+  list.lower_timeout(1000);
+  EXPECT_EQ(items[0].deadline(), 1000U);
+  EXPECT_EQ(items[1].deadline(), 1100U);
+  EXPECT_EQ(items[2].deadline(), 1200U);
+  EXPECT_TRUE(list.ordered());
+  // A later, longer timeout is no reason to postpone: lowering again to a
+  // value above the current deadlines changes nothing.
+  list.lower_timeout(5000);
+  EXPECT_EQ(items[0].deadline(), 1000U);
+  EXPECT_EQ(items[2].started(), 200U);
+}
+
+TEST(DeadlineListTest, RaisedTimeoutAppliesToNewWaitsOnly) {
+  DeadlineList list;
+  Item before(1);
+  Item after(2);
+  list.push_back(before, 0, 1000);     // old timeout 1000
+  list.push_back(after, 500, 30'500);  // new timeout 30000, began later
+  EXPECT_EQ(before.deadline(), 1000U);
+  EXPECT_TRUE(list.ordered());
 }
 
 }  // namespace

@@ -150,15 +150,11 @@ TEST(ResponseTest, ReasonPhrases) {
 TEST(ResponseSetTest, ForErrorMapsEveryParserStatus) {
   const ResponseSet set(Config{}.response, kDate);
   EXPECT_EQ(set.configured.status(), 200);
-  EXPECT_EQ(&set.for_error(400), &set.bad_request);
-  EXPECT_EQ(&set.for_error(413), &set.payload_too_large);
-  EXPECT_EQ(&set.for_error(414), &set.uri_too_long);
-  EXPECT_EQ(&set.for_error(431), &set.header_fields_too_large);
-  EXPECT_EQ(&set.for_error(505), &set.version_not_supported);
-  EXPECT_EQ(&set.for_error(0), &set.bad_request);
-  for (const int status : {400, 413, 414, 431, 505}) {
+  for (const int status : {400, 413, 414, 417, 431, 501, 505}) {
     EXPECT_EQ(set.for_error(status).status(), status);
   }
+  EXPECT_EQ(set.for_error(0).status(), 400);
+  EXPECT_EQ(set.for_error(404).status(), 400);
 }
 
 TEST(ResponseSetTest, ErrorResponsesAreCompleteAndClose) {
@@ -176,17 +172,19 @@ TEST(ResponseSetTest, ConfiguredHeadersDoNotLeakIntoErrors) {
   const ResponseSet set(config, kDate);
   EXPECT_NE(set.configured.bytes(ConnectionHeader::none, false).head.find("X-Custom: yes\r\n"),
             std::string_view::npos);
-  EXPECT_EQ(set.bad_request.bytes(ConnectionHeader::close, false).head.find("X-Custom"),
-            std::string_view::npos);
+  for (const Response& error : set.errors) {
+    EXPECT_EQ(error.bytes(ConnectionHeader::close, false).head.find("X-Custom"),
+              std::string_view::npos);
+  }
 }
 
 TEST(ResponseSetTest, SetDateRewritesEveryResponse) {
   ResponseSet set(Config{}.response, kDate);
   set.set_date(kLaterDate);
-  for (const Response* response :
-       {&set.configured, &set.bad_request, &set.payload_too_large, &set.uri_too_long,
-        &set.header_fields_too_large, &set.version_not_supported}) {
-    const std::string_view head = response->bytes(ConnectionHeader::close, false).head;
+  EXPECT_NE(set.configured.bytes(ConnectionHeader::close, false).head.find(kLaterDateLine),
+            std::string_view::npos);
+  for (const Response& error : set.errors) {
+    const std::string_view head = error.bytes(ConnectionHeader::close, false).head;
     EXPECT_NE(head.find(kLaterDateLine), std::string_view::npos) << head;
   }
 }

@@ -186,7 +186,7 @@ class WorkerTest : public ::testing::Test {
     port_ = bound.port;
     worker_ = std::make_unique<Worker>(0, 1, std::make_shared<const Snapshot>(std::move(config)));
     std::vector<ListenSocket> sockets;
-    sockets.push_back(ListenSocket{bound.fd, "127.0.0.1:0", false});
+    sockets.push_back(ListenSocket{UniqueFd(bound.fd), "127.0.0.1:0", false});
     const Status started = worker_->start(std::move(sockets), [this] { finished_.set_value(); });
     ASSERT_TRUE(started.ok()) << started.error().message;
   }
@@ -393,7 +393,7 @@ TEST_F(WorkerTest, DrainLetsARequestInFlightFinishWithClose) {
   ASSERT_TRUE(wait_finished());
 }
 
-TEST_F(WorkerTest, UseSnapshotChangesTheBodyOnAnOpenConnection) {
+TEST_F(WorkerTest, AdoptedSnapshotChangesTheBodyOnAnOpenConnection) {
   start(test_config("before\n"));
   Client client(port_);
   ASSERT_TRUE(client.send(kGet));
@@ -402,7 +402,8 @@ TEST_F(WorkerTest, UseSnapshotChangesTheBodyOnAnOpenConnection) {
   EXPECT_EQ(first->body, "before\n");
   const Config next = test_config("after the reload\n");
   auto snapshot = std::make_shared<const Snapshot>(next);
-  ASSERT_TRUE(run_on_worker([snapshot](Worker& worker) { worker.use_snapshot(snapshot); }));
+  ASSERT_TRUE(
+      run_on_worker([snapshot](Worker& worker) { ASSERT_TRUE(worker.adopt(snapshot, {}).ok()); }));
   ASSERT_TRUE(client.send(kGet));
   const auto second = client.read_response();
   ASSERT_TRUE(second);

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "output_queue.hpp"
+#include "response.hpp"
+
+namespace hellod {
+
+// The responses one read produced, gathered for a single writev. Shared by
+// every connection of a loop; it points at the loop's rendered responses, so
+// it is emptied before the callback that filled it returns (see
+// Connection's guarded callbacks): no iovec outlives its snapshot.
+class OutputBatch {
+ public:
+  // Buffers gathered for one writev; IOV_MAX is 1024, and a batch this size
+  // is already far past the point where one more syscall matters.
+  static constexpr std::size_t kMaxBuffers = 128;
+
+  OutputBatch();
+
+  void add(const ResponseBytes& bytes);
+  [[nodiscard]] bool full() const { return bufs_.size() >= kMaxBuffers; }
+  [[nodiscard]] bool empty() const { return bufs_.empty(); }
+
+  // One uv_try_write of everything gathered: the bytes written (0 when the
+  // socket is full), or a libuv error status.
+  [[nodiscard]] ssize_t try_write(uv_stream_t* stream);
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  // After a partial write: what the socket did not take goes to `unsent`
+  // (heads copied, bodies referenced).
+  void move_unsent(std::size_t written, OutputQueue& unsent) const;
+  void clear();
+
+ private:
+  std::vector<uv_buf_t> bufs_;
+  std::vector<const SharedBody*> bodies_;  // per buffer: its body, or null for a head
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace hellod

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "config.hpp"
+#include "request_parser.hpp"
+#include "response.hpp"
+
+namespace hellod {
+
+// An immutable configuration as workers serve it: built and validated on the
+// main thread, shared by every worker, swapped between callbacks on reload.
+struct Snapshot {
+  Config config;
+  ResponseSet responses;  // Date as of the build; each worker keeps a copy it re-dates
+  RequestLimits request_limits;
+  // limits.max_connections, or fewer when the open-file limit has no room
+  // for that many: past it clients wait in the kernel backlog.
+  std::uint32_t connection_limit;
+
+  explicit Snapshot(Config validated,
+                    std::uint32_t descriptor_budget = std::numeric_limits<std::uint32_t>::max());
+};
+
+}  // namespace hellod
