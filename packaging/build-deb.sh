@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the Debian package of hellod: hellod_<version>_<arch>.deb into OUTDIR
 # and nothing else.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Debian mirror this machine's apt uses, for debootstrap.
 
 The e2e test must work on a machine behind a local mirror and must not name

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Load clients for the e2e restart and upgrade steps (standard library only).
 
 `rate`: a new connection per request at a steady rate (about 200 per second),

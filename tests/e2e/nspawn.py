@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A booted Debian in systemd-nspawn for the e2e test, and the helpers its steps share.
 
 The root filesystem is debootstrapped once per package list from the mirror

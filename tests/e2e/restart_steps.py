@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The e2e steps for restarts, crashes and upgrades under load (service mode).
 
 hellod keeps its listening sockets in systemd's file descriptor store, so a

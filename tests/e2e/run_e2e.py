@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the hellod Debian package in a booted systemd.
 
 Builds hellod_<version>_<arch>.deb with packaging/build-deb.sh (and a second,

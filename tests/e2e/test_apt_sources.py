@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """apt_sources: the e2e test's mirror comes from apt's sources in either format."""
 
 import os
