@@ -33,6 +33,10 @@ MAX_HEAD = 64 * 1024
 class ShortRead(Exception):
     """The connection ended before the whole response arrived."""
 
+    def __init__(self, message, received):
+        super().__init__(message)
+        self.received = received  # bytes of the response that did arrive
+
 
 class BadResponse(Exception):
     """The response could not be parsed as HTTP/1.1."""
@@ -43,7 +47,8 @@ async def read_response(reader):
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as error:
-        raise ShortRead(f"{len(error.partial)} bytes of head, then end of stream") from None
+        raise ShortRead(f"{len(error.partial)} bytes of head, then end of stream",
+                        len(error.partial)) from None
     except asyncio.LimitOverrunError:
         raise BadResponse("response head too long") from None
     lines = head.decode("latin-1").split("\r\n")
@@ -59,7 +64,8 @@ async def read_response(reader):
     try:
         body = await reader.readexactly(length)
     except asyncio.IncompleteReadError as error:
-        raise ShortRead(f"{len(error.partial)} of {length} body bytes") from None
+        raise ShortRead(f"{len(error.partial)} of {length} body bytes",
+                        len(head) + len(error.partial)) from None
     return int(parts[1]), headers, body
 
 
@@ -276,9 +282,13 @@ async def busy_connection(host, port, timeout, pause, stop, events):
                 try:
                     status, headers, _ = await asyncio.wait_for(get(reader, writer), timeout)
                 except Exception as error:  # pylint: disable=broad-except
-                    # The server ended the connection with this request unanswered.
+                    # Nothing of a response: the server closed as the request
+                    # went out (the race of RFC 9112 section 9.3.1; the client
+                    # retries). Part of one: a truncated response.
+                    nothing = not isinstance(error, ShortRead) or error.received == 0
                     events.append({"type": "busy", "end": time.monotonic(), "sent": sent,
-                                   "how": "unanswered_" + failure_kind(error),
+                                   "how": ("unanswered_" if nothing else "truncated_")
+                                          + failure_kind(error),
                                    "served_before": served,
                                    "retry": await retry(host, port, timeout)})
                     break

@@ -24,7 +24,10 @@ LOAD_CLIENT = Path(__file__).with_name("load_client.py")
 RATE = 200  # new connections per second
 BASELINE = 1.0  # seconds of load before the action
 AFTER = 1.0  # seconds of load once the server answers again after the action
-RETRY_AT_ONCE = 1.0  # seconds: a retry on a new connection must succeed within this
+# Seconds within which a retry on a new connection must succeed: it waits in
+# the backlog while the new process starts (0.1-0.4 s measured), with margin
+# for a loaded machine. A refused retry fails at once whatever this is.
+RETRY_AT_ONCE = 3.0
 STOP_STATES = ("inactive", "failed")
 SECOND_EDIT = "# edited again before the upgrade to a newer version\n"
 
@@ -121,6 +124,11 @@ class RestartSteps:
         return self.c.inside("journalctl", "-u", "hellod.service", "--no-pager", "-o", "cat",
                              *args).stdout
 
+    def reset_start_limit(self):
+        """systemd allows 5 starts in 10 s (StartLimitBurst=); these steps start
+        hellod more often than that, and a 6th start would fail the unit."""
+        self.c.inside("systemctl", "reset-failed", "hellod.service")
+
     def url(self, port):
         return f"http://127.0.0.1:{port}/"
 
@@ -149,6 +157,7 @@ class RestartSteps:
 
     # steps -----------------------------------------------------------------
     def step11_restart_under_load(self):
+        self.reset_start_limit()
         expect(self.active("hellod.socket") == "inactive", "hellod.socket is active: "
                "this step is about the service alone")
         pid, store, body = self.main_pid(), self.fd_store(), self.curl()
@@ -164,6 +173,7 @@ class RestartSteps:
         return text
 
     def step12_crash_under_load(self):
+        self.reset_start_limit()
         pid, cursor = self.main_pid(), self.journal_cursor()
 
         def crash():
@@ -198,6 +208,7 @@ class RestartSteps:
         return text
 
     def step13_keepalive_at_restart(self):
+        self.reset_start_limit()
         with Load(self.c, "keepalive", "--idle", "8", "--busy", "4", "--rate", str(RATE),
                   "--duration", "120") as load:
             began = time.monotonic()
@@ -225,7 +236,12 @@ class RestartSteps:
                 + f"; busy connections: {tally('busy')}; retries on a new connection: "
                   f"{retry_kinds}, slowest {slowest} ms; busy reconnects that failed: "
                   f"{result['busy_reconnect_failures'] or 'none'}")
-        clean_busy = ("fin_between_requests", "connection_close_header status 200, then fin")
+        # A busy client may send its next request just as the server closes the
+        # connection: it gets no response and must retry (RFC 9112 section
+        # 9.3.1); measured with today's hellod in 8 of 160 busy endings. A
+        # response cut short, or an ending of another kind, is a failure.
+        clean_busy = ("fin_between_requests", "connection_close_header status 200, then fin",
+                      "unanswered_short_read", "unanswered_reset")
         expect(set(tally("idle")) == {"fin"}, f"an idle connection did not end with FIN: {text}")
         expect(set(tally("busy")) <= set(clean_busy),
                f"a busy connection did not end cleanly: {text}")
@@ -235,6 +251,7 @@ class RestartSteps:
         return text
 
     def step14_port_move(self):
+        self.reset_start_limit()
         original = self.config()
         moved = original.replace('- "0.0.0.0:8080"', '- "0.0.0.0:8081"')
         expect(moved != original, "no '- \"0.0.0.0:8080\"' line to move")
@@ -263,6 +280,7 @@ class RestartSteps:
         return text
 
     def step15_upgrade_under_load(self):
+        self.reset_start_limit()
         expect(self.next_deb_name, "no second package (run without --deb, or give --next-deb)")
         edited = self.config() + SECOND_EDIT
         self.write_config(edited)
@@ -293,6 +311,7 @@ class RestartSteps:
         return text
 
     def step16_downgrade(self):
+        self.reset_start_limit()
         expect(self.next_deb_name, "no second package (run without --deb, or give --next-deb)")
         edited = self.config()
         plain = self.apt_install(self.deb_name, check=False)
