@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Counts the heap allocations a hellod worker makes per request in steady
 // state (issue 5: "steady state allocates nothing per request").
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """hellod vs nginx, side by side on loopback (issue 5). Run it via bench/run.sh.
 
 Phases, each bounded in time:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Small load clients for what wrk cannot do with a fixed request count.
 
   hold PORT COUNT        open COUNT keep-alive connections, one request each,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Turns bench.py's results into the table, latest.json and latest.svg."""
 
 import html

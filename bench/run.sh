@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # hellod vs nginx on loopback, one command (issue 5):
 #   bench/run.sh            full run (3 rounds x 5 s per wrk run; about 3 minutes once built)
 #   bench/run.sh --quick    development check (1 round x 2 s; under a minute once built)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The two servers under test: hellod and nginx, started on loopback.
 
 Each server runs in the foreground as a child of bench.py, on a port of its

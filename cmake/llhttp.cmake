@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # llhttp comes as C sources in Debian's node-llhttp package; we compile them
 # into a small static library instead of writing our own HTTP parser.
 find_path(LLHTTP_INCLUDE_DIR llhttp.h PATHS /usr/share/include/llhttp NO_DEFAULT_PATH)

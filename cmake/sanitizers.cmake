@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # HELLOD_SANITIZE applies to every target, llhttp included, so that the
 # instrumentation sees the whole request path.
 if(HELLOD_SANITIZE)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings are set per target, never globally, so third-party code (llhttp)
 # keeps its own flags.
 function(hellod_warnings target)

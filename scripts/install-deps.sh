@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what building and testing hellod needs, from Debian 12's archive.
 # Usage: scripts/install-deps.sh [build|test|package|e2e|bench]   (each a superset of build;
 # package: the Debian packaging tools; e2e: package plus the booted-container test's tools)

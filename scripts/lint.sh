@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Style and static checks: clang-format on every C++ file, clang-tidy
 # (.clang-tidy, warnings as errors) on the daemon's sources.
 # Usage: scripts/lint.sh BUILD_DIR   (a configured build with compile_commands.json)

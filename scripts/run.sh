@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what is missing, builds hellod and runs it in the foreground.
 # Without /etc/hellod.yaml it serves its embedded default on 0.0.0.0:8080.
 set -euo pipefail

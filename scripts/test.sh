@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what is missing, builds hellod with its tests and runs the whole
 # suite: clang-format and clang-tidy, unit and integration tests (CTest), the
 # same under ASan+UBSan and (multi-worker ones) TSan, the fuzzers, then the

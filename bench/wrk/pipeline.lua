@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- The TechEmpower plaintext shape: DEPTH requests in one write (default 16,
 -- or the first script argument after "--"). wrk counts every response, so
 -- requests/s are requests, not batches; latency is per batch.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Prints wrk's summary as one JSON line prefixed with "BENCH_JSON " so
 -- bench/bench.py need not parse wrk's human-readable text.
 -- Latencies are in microseconds, as wrk records them.

@@ -1,95 +1,67 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the hellod Debian package in a booted systemd.
 
-Builds hellod_<version>_<arch>.deb with packaging/build-deb.sh, boots a minimal
-Debian 12 (debootstrap, cached under the build tree) with systemd as PID 1 in
-systemd-nspawn, and does inside it what an administrator does: install the
-package with apt, reload, break the configuration, read the journal, rate the
-unit's sandbox, switch to socket activation, upgrade and purge. Every step is
-asserted and its result printed; the container is always torn down.
+Builds hellod_<version>_<arch>.deb with packaging/build-deb.sh (and a second,
+newer one from the same tree for the upgrade steps), boots a minimal Debian
+of the host's release (debootstrap from the machine's own apt mirror, cached
+under the build tree) with systemd as PID 1 in systemd-nspawn, and does
+inside it what an administrator does: install the package with apt, reload,
+break the configuration, read the journal, rate the unit's sandbox, restart,
+crash and upgrade it under load, switch to socket activation, reinstall and
+purge. Every step is asserted and its result printed; the container is always
+torn down.
 
-Usage: run_e2e.py --source-dir DIR --work-dir DIR [--deb FILE]
+Usage: run_e2e.py --source-dir DIR --work-dir DIR [--deb FILE [--next-deb FILE]]
+                  [--steps 1,2,11] [--keep-going]
 Exit status: 0 all steps passed, 1 a step failed, 77 skipped (not root).
 """
 
 import argparse
-import ctypes
-import hashlib
 import json
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-# What a booted, curl-able system needs besides the package's own Depends.
-BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "curl"]
+from nspawn import (Container, StepFailed, cached_rootfs, expect, log, remove_stale_runs, run,
+                    runtime_packages, unmount, wait_for, writable_copy)
+from restart_steps import RestartSteps
+
 URL = "http://127.0.0.1:8080/"
 DEFAULT_BODY = "Hello, World!\n"
 RELOADED_BODY = "reloaded by the e2e test\n"
 UPGRADE_MARK = "# edited by the administrator before the upgrade\n"
 SKIP = 77
-# Bumped when the way a cached root filesystem is prepared changes.
-ROOTFS_RECIPE = "1"
-
-# nsenter hands our environment to the command: give it a clean one.
-INSIDE_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LC_ALL": "C.UTF-8",
-    "TERM": "dumb",
-    "SYSTEMD_PAGER": "cat",
-    "SYSTEMD_COLORS": "0",
-    "DEBIAN_FRONTEND": "noninteractive",
-}
-
-
-class StepFailed(Exception):
-    """An assertion of one step did not hold."""
-
-
-def log(message=""):
-    print(message, flush=True)
-
-
-def run(cmd, timeout=600, check=True, **kwargs):
-    """Runs a host command; on failure raises with its output."""
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {result.returncode}:\n"
-                           f"{result.stdout}{result.stderr}")
-    return result
-
-
-def expect(condition, message):
-    if not condition:
-        raise StepFailed(message)
-
-
-def wait_for(predicate, timeout, what, interval=0.1):
-    """Polls predicate until it returns a true value; returns that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise StepFailed(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
+# Steps that need the second, newer package.
+NEEDS_NEXT_DEB = {15, 16}
 
 # --------------------------------------------------------------------------
-# The package and the cached root filesystem
+# The packages
 
 
-def build_deb(source_dir, work_dir):
-    out = work_dir / "deb"
+def next_version(version):
+    """A version Debian orders after version: 0.1.0 -> 0.1.1~test."""
+    match = re.match(r"^(.*?)(\d+)([^\d]*)$", version.split("~")[0].split("+")[0])
+    if not match:
+        raise RuntimeError(f"cannot derive a newer version from {version!r}")
+    return f"{match.group(1)}{int(match.group(2)) + 1}~test"
+
+
+def build_deb(source_dir, work_dir, name, version=None):
+    """packaging/build-deb.sh OUTDIR [VERSION] into work_dir/name; returns the .deb.
+
+    Both packages of a run are built in work_dir/deb-build (HELLOD_DEB_BUILD_DIR),
+    so the second one recompiles only what its version changes.
+    """
+    out = work_dir / name
     shutil.rmtree(out, ignore_errors=True)
-    result = run([str(source_dir / "packaging" / "build-deb.sh"), str(out)], timeout=900)
+    cmd = [str(source_dir / "packaging" / "build-deb.sh"), str(out)] + ([version] if version else [])
+    result = run(cmd, timeout=900,
+                 env={**os.environ, "HELLOD_DEB_BUILD_DIR": str(work_dir / "deb-build")})
     debs = sorted(out.glob("hellod_*.deb"))
     if [p.name for p in out.iterdir()] != [d.name for d in debs] or len(debs) != 1:
         raise RuntimeError(f"build-deb.sh must leave exactly one .deb in {out}: "
@@ -97,194 +69,35 @@ def build_deb(source_dir, work_dir):
     return debs[0]
 
 
-def real_packages(names):
-    """Maps virtual packages (e.g. libspdlog1.10-fmt9) to ones that provide them."""
-    shown = run(["apt-cache", "show", "--no-all-versions", *names], check=False).stdout
-    real = set(re.findall(r"^Package: (\S+)$", shown, re.MULTILINE))
-    packages = []
-    for name in names:
-        if name in real:
-            packages.append(name)
-            continue
-        lines = run(["apt-cache", "showpkg", name]).stdout.splitlines()
-        providers = lines[lines.index("Reverse Provides: ") + 1:] if "Reverse Provides: " in lines \
-            else []
-        if not providers or not providers[0].strip():
-            raise RuntimeError(f"no package provides {name}")
-        packages.append(providers[0].split()[0])
-    return packages
-
-
-def runtime_packages(deb):
-    """The .deb's Depends as installable package names (first alternatives)."""
-    depends = run(["dpkg-deb", "-f", str(deb), "Depends"]).stdout
-    names = []
-    for clause in depends.split(","):
-        name = clause.split("|")[0].strip().split(" ")[0].split(":")[0]
-        if name:
-            names.append(name)
-    return real_packages(names)
-
-
-def cached_rootfs(work_dir, packages):
-    """A debootstrapped Debian 12 with packages, built once per package list."""
-    include = sorted(set(BASE_PACKAGES + packages))
-    key = hashlib.sha256("\n".join([ROOTFS_RECIPE, SUITE, *include]).encode()).hexdigest()[:12]
-    rootfs = work_dir / f"rootfs-{key}"
-    if (rootfs / "etc" / "hellod-e2e-ready").exists():
-        log(f"root filesystem: cached {rootfs.name} ({','.join(include)})")
-        return rootfs
-    for stale in work_dir.glob("rootfs-*"):  # other package lists or half-done builds
-        shutil.rmtree(stale, ignore_errors=True)
-    log(f"root filesystem: debootstrap {SUITE} with {','.join(include)} ...")
+def lint(deb, timings):
     started = time.monotonic()
-    run(["debootstrap", "--variant=minbase", f"--include={','.join(include)}", SUITE,
-         str(rootfs), MIRROR], timeout=900)
-    (rootfs / "etc" / "hostname").write_text("hellod-e2e\n")
-    # Written last: a cache without it is a half-done debootstrap.
-    (rootfs / "etc" / "hellod-e2e-ready").write_text(" ".join(include) + "\n")
-    log(f"root filesystem: built in {time.monotonic() - started:.0f} s")
-    return rootfs
-
-
-def remove_stale_runs(work_dir):
-    """Cleans run directories whose test process died without its teardown."""
-    for run_dir in work_dir.glob("run-*"):
-        pid = run_dir.name.removeprefix("run-")
-        if pid.isdigit() and Path(f"/proc/{pid}").exists():
-            continue
-        unmount(run_dir / "root")
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def is_mounted(path):
-    target = str(path.resolve())
-    with open("/proc/self/mounts") as mounts:
-        return any(line.split()[1] == target for line in mounts)
-
-
-def unmount(path):
-    if path.exists() and is_mounted(path):
-        if run(["umount", str(path)], check=False).returncode != 0:
-            run(["umount", "-l", str(path)], check=False)
-
-
-def writable_copy(rootfs, run_dir):
-    """The cached rootfs under an overlay (or copied), so the cache stays clean."""
-    root = run_dir / "root"
-    for name in ("upper", "work", "root"):
-        (run_dir / name).mkdir(parents=True)
-    options = f"lowerdir={rootfs},upperdir={run_dir / 'upper'},workdir={run_dir / 'work'}"
-    if run(["mount", "-t", "overlay", "overlay", "-o", options, str(root)],
-           check=False).returncode == 0:
-        return root, "overlay"
-    run(["cp", "-a", "--reflink=auto", f"{rootfs}/.", str(root)])
-    return root, "copy"
+    lintian = run(["lintian", "--fail-on", "error,warning", str(deb)], check=False)
+    timings[f"lintian {deb.name}"] = time.monotonic() - started
+    if lintian.returncode != 0:
+        log(f"step  0 FAIL lintian {deb.name}: errors or warnings\n{lintian.stdout}")
+        return False
+    log(f"step  0 PASS ({time.monotonic() - started:.1f} s) lintian {deb.name}: no errors, "
+        f"no warnings{': ' + lintian.stdout.strip() if lintian.stdout.strip() else ''}")
+    return True
 
 
 # --------------------------------------------------------------------------
-# The booted container
+# The steps
 
 
-def die_with_parent():
-    """In the nspawn child: if the test process dies, power the container off."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-class Container:
-    """systemd-nspawn booting root; commands run inside through nsenter."""
-
-    def __init__(self, root, name, console_log):
-        self.root = root
-        self.name = name
-        self.console_log = console_log
-        self.nspawn = None
-        self.init_pid = None
-
-    def boot(self):
-        # --register=no --keep-unit: no machined here, and without --keep-unit
-        # nspawn fails with "Failed to open system bus" on this kind of host.
-        with open(self.console_log, "wb") as console:
-            self.nspawn = subprocess.Popen(
-                ["systemd-nspawn", "-q", "-D", str(self.root), "-M", self.name,
-                 "--register=no", "--keep-unit", "-b", "--private-network"],
-                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=die_with_parent)
-        self.init_pid = wait_for(self._find_init, 30, "the container's systemd to start")
-        # Until PID 1 has set up its private socket, systemctl cannot connect
-        # and prints nothing on stdout: ask again.
-        state = wait_for(self._system_state, 120, "systemctl is-system-running --wait",
-                         interval=0.2)
-        if state != "running":
-            failed = self.inside("systemctl", "--failed", "--no-legend", check=False).stdout
-            if state != "degraded":
-                raise RuntimeError(f"container did not boot: {state}\n{failed}")
-            log(f"container: degraded; failed units:\n{failed}")
-        return state
-
-    def _system_state(self):
-        state = self.inside("systemctl", "is-system-running", "--wait", check=False,
-                            timeout=120).stdout.strip()
-        return state if state in ("running", "degraded", "maintenance", "stopping") else None
-
-    def _find_init(self):
-        if self.nspawn.poll() is not None:
-            raise RuntimeError(f"systemd-nspawn exited {self.nspawn.returncode}; "
-                               f"see {self.console_log}")
-        children = Path(f"/proc/{self.nspawn.pid}/task/{self.nspawn.pid}/children")
-        for pid in children.read_text().split():
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
-                    return pid
-            except FileNotFoundError:
-                pass
-        return None
-
-    def inside(self, *cmd, input=None, check=True, timeout=60):
-        result = subprocess.run(["nsenter", "-t", self.init_pid, "-a", "--", *cmd],
-                                input=input, capture_output=True, text=True, timeout=timeout,
-                                env=INSIDE_ENV)
-        if check and result.returncode != 0:
-            raise StepFailed(f"`{' '.join(cmd)}` exited {result.returncode}:\n"
-                             f"{result.stdout}{result.stderr}")
-        return result
-
-    def teardown(self):
-        """SIGTERM powers the container off; a second one, then SIGKILL, force it."""
-        if self.nspawn is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 60), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            if self.nspawn.poll() is not None:
-                break
-            self.nspawn.send_signal(sig)
-            try:
-                self.nspawn.wait(wait)
-            except subprocess.TimeoutExpired:
-                pass
-        # Should nspawn have died first, killing the init ends its PID namespace.
-        if self.init_pid and Path(f"/proc/{self.init_pid}").exists():
-            try:
-                os.kill(int(self.init_pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-# --------------------------------------------------------------------------
-# The steps of issue 4
-
-
-class Steps:
+class Steps(RestartSteps):
     """Each step asserts what an administrator expects and returns a summary."""
 
-    def __init__(self, container, deb_name):
+    def __init__(self, container, deb_name, next_deb_name=None):
         self.c = container
         self.deb_name = deb_name
         self.version = deb_name.split("_")[1]
+        self.next_deb_name = next_deb_name
+        self.next_version = next_deb_name.split("_")[1] if next_deb_name else None
 
     # helpers ---------------------------------------------------------------
-    def curl(self):
-        result = self.c.inside("curl", "-s", "--max-time", "5", URL, check=False)
+    def curl(self, url=URL):
+        result = self.c.inside("curl", "-s", "--max-time", "5", url, check=False)
         return result.stdout if result.returncode == 0 else None
 
     def active(self, unit):
@@ -317,17 +130,17 @@ class Steps:
         out = self.c.inside("sh", "-c", "grep -lx hellod /proc/[0-9]*/comm || true").stdout
         return out.split()
 
-    def apt_install(self, *options):
+    def apt_install(self, deb_name, *options, check=True):
         """apt install ./hellod_*.deb, as a user types it, from /root."""
         return self.c.inside("sh", "-c", f'cd /root && apt-get install -y {" ".join(options)} '
-                             f'./{self.deb_name}', timeout=180)
+                             f'./{deb_name}', timeout=180, check=check)
 
     def served(self, body):
         return lambda: self.curl() == body
 
     # steps -----------------------------------------------------------------
     def step1_install(self):
-        result = self.apt_install()
+        result = self.apt_install(self.deb_name)
         status = self.c.inside("dpkg-query", "-W", "-f=${Status} ${Version}", "hellod").stdout
         expect(status == f"install ok installed {self.version}", f"dpkg says: {status}")
         return f"apt-get install ./{self.deb_name}: {status}; {result.stdout.strip().splitlines()[-1]}"
@@ -441,7 +254,7 @@ class Steps:
         edited = self.config() + UPGRADE_MARK
         self.write_config(edited)
         pid = self.main_pid()
-        self.apt_install("--reinstall")
+        self.apt_install(self.deb_name, "--reinstall")
         expect(self.active("hellod.service") == "active", "service not active after upgrade")
         new_pid = self.main_pid()
         expect(new_pid not in (pid, 0), f"MainPID {pid} -> {new_pid}: not restarted")
@@ -477,7 +290,7 @@ class Steps:
 
     def step10_purge_running(self):
         """Extra: removing the package stops the socket and the service itself."""
-        self.apt_install()
+        self.apt_install(self.deb_name)
         # systemd refuses to start a socket whose service already runs.
         self.c.inside("systemctl", "stop", "hellod.service")
         self.c.inside("systemctl", "enable", "--now", "hellod.socket")
@@ -488,21 +301,52 @@ class Steps:
         return self.assert_gone() + "; dpkg --purge with socket+service running"
 
     def all(self):
+        """(number, title, step, fatal) in the order they run.
+
+        Numbers are stable names (--steps uses them); the restart steps 11-16
+        run in service mode, before the switch to socket activation (7). A
+        failed fatal step ends the run, because later steps build on it; the
+        others restore what they changed, so the run goes on.
+        """
         return [
-            (1, "apt install ./hellod_*.deb", self.step1_install),
-            (2, "active after install, default body on :8080", self.step2_active_and_serving),
-            (3, "edit + systemctl reload: new body, same MainPID", self.step3_reload),
-            (4, "broken edit + reload: old body, error shown, active", self.step4_broken_reload),
-            (5, "journal: start/reload lines with priorities", self.step5_journal),
-            (6, "systemd-analyze security <= 1.5", self.step6_security),
-            (7, "socket activation, restart keeps answering", self.step7_socket_activation),
-            (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade),
-            (9, "stop + purge leaves nothing", self.step9_purge),
-            (10, "extra: purge while socket+service run stops both", self.step10_purge_running),
+            (1, "apt install ./hellod_*.deb", self.step1_install, True),
+            (2, "active after install, default body on :8080", self.step2_active_and_serving,
+             True),
+            (3, "edit + systemctl reload: new body, same MainPID", self.step3_reload, True),
+            (4, "broken edit + reload: old body, error shown, active", self.step4_broken_reload,
+             True),
+            (5, "journal: start/reload lines with priorities", self.step5_journal, True),
+            (6, "systemd-analyze security <= 1.5", self.step6_security, True),
+            (11, "systemctl restart under load: no failed request, new MainPID",
+             self.step11_restart_under_load, False),
+            (12, "kill -SEGV under load: no refusal, failures <= in flight, journal shows restart",
+             self.step12_crash_under_load, False),
+            (13, "keep-alive clients at a restart: FIN / Connection: close, retry at once",
+             self.step13_keepalive_at_restart, False),
+            (14, "reload moves 8080 -> 8081: store holds only 8081; restart refuses none",
+             self.step14_port_move, False),
+            (15, "apt install ./<newer>.deb under load: no refusal, new -V, conffile kept, active",
+             self.step15_upgrade_under_load, False),
+            (16, "downgrade: apt-get -y refuses, --allow-downgrades installs, conffile kept",
+             self.step16_downgrade, False),
+            (7, "socket activation, restart keeps answering", self.step7_socket_activation, True),
+            (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade, True),
+            (9, "stop + purge leaves nothing", self.step9_purge, True),
+            (10, "extra: purge while socket+service run stops both", self.step10_purge_running,
+             True),
         ]
 
 
 # --------------------------------------------------------------------------
+
+
+def step_numbers(text):
+    """'1,2,11' or '1-6,11' -> {1, 2, ...}."""
+    numbers = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        numbers.update(range(int(first), int(last or first) + 1))
+    return numbers
 
 
 def parse_args():
@@ -510,6 +354,11 @@ def parse_args():
     parser.add_argument("--source-dir", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--deb", type=Path, help="use this .deb instead of building one")
+    parser.add_argument("--next-deb", type=Path,
+                        help="with --deb: the newer .deb for steps 15-16 (else they fail)")
+    parser.add_argument("--steps", type=step_numbers,
+                        help="run only these steps, in the suite's order, e.g. 1,2,11 or 1-6,11; "
+                             "later steps assume earlier ones ran (1 installs the package)")
     return parser.parse_args()
 
 
@@ -517,7 +366,61 @@ def on_signal(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def build_packages(args, work_dir, timings):
+    """The package under test and, when a selected step needs it, a newer one."""
+    source_dir = args.source_dir.resolve()
+    started = time.monotonic()
+    if args.deb:
+        deb = args.deb.resolve()
+    else:
+        shutil.rmtree(work_dir / "deb-build", ignore_errors=True)  # the first build is clean
+        deb = build_deb(source_dir, work_dir, "deb")
+    timings["build .deb"] = time.monotonic() - started
+    log(f"package: {deb} (Depends: {run(['dpkg-deb', '-f', str(deb), 'Depends']).stdout.strip()})")
+    next_deb = None
+    if args.next_deb:
+        next_deb = args.next_deb.resolve()
+    elif not args.deb and (args.steps is None or args.steps & NEEDS_NEXT_DEB):
+        started = time.monotonic()
+        next_deb = build_deb(source_dir, work_dir, "deb-next",
+                             next_version(deb.name.split("_")[1]))
+        timings["build newer .deb"] = time.monotonic() - started
+        log(f"newer package: {next_deb} (same tree, build directory reused: "
+            f"{timings['build newer .deb']:.1f} s)")
+    return deb, next_deb
+
+
+def run_steps(container, deb, next_deb, selected, timings):
+    """Runs the steps; returns {number: 'PASS' | 'FAIL'}."""
+    results = {}
+    steps = Steps(container, deb.name, next_deb.name if next_deb else None)
+    for number, title, step, fatal in steps.all():
+        if selected is not None and number not in selected:
+            continue
+        step_started = time.monotonic()
+        try:
+            summary = step()
+        except StepFailed as error:
+            took = time.monotonic() - step_started
+            timings[f"step {number}"] = took
+            results[number] = "FAIL"
+            log(f"step {number:2} FAIL ({took:.1f} s) {title}\n        {error}")
+            journal = container.inside("journalctl", "-u", "hellod.service", "-u",
+                                       "hellod.socket", "--no-pager", "-n", "25",
+                                       check=False).stdout
+            log(f"--- journal of hellod (last 25 lines) ---\n{journal}---")
+            if fatal:
+                break
+            continue
+        took = time.monotonic() - step_started
+        timings[f"step {number}"] = took
+        results[number] = "PASS"
+        log(f"step {number:2} PASS ({took:.1f} s) {title}\n        {summary}")
+    return results
+
+
 def main():
+    e2e_started = time.monotonic()
     args = parse_args()
     if os.geteuid() != 0:
         log("SKIP: booting a container needs root")
@@ -532,19 +435,9 @@ def main():
     remove_stale_runs(work_dir)
     timings = {}
 
-    started = time.monotonic()
-    deb = args.deb.resolve() if args.deb else build_deb(args.source_dir.resolve(), work_dir)
-    timings["build .deb"] = time.monotonic() - started
-    log(f"package: {deb} (Depends: {run(['dpkg-deb', '-f', str(deb), 'Depends']).stdout.strip()})")
-
-    started = time.monotonic()
-    lintian = run(["lintian", "--fail-on", "error,warning", str(deb)], check=False)
-    timings["lintian"] = time.monotonic() - started
-    if lintian.returncode != 0:
-        log(f"step  0 FAIL lintian {deb.name}: errors or warnings\n{lintian.stdout}")
+    deb, next_deb = build_packages(args, work_dir, timings)
+    if not all([lint(d, timings) for d in (deb, next_deb) if d]):
         return 1
-    log(f"step  0 PASS ({timings['lintian']:.1f} s) lintian {deb.name}: no errors, no warnings"
-        f"{': ' + lintian.stdout.strip() if lintian.stdout.strip() else ''}")
 
     started = time.monotonic()
     rootfs = cached_rootfs(work_dir, runtime_packages(deb))
@@ -552,34 +445,19 @@ def main():
 
     run_dir = work_dir / f"run-{os.getpid()}"
     container = None
-    failed = False
+    results = {}
     try:
         started = time.monotonic()
         root, how = writable_copy(rootfs, run_dir)
-        shutil.copy(deb, root / "root" / deb.name)
+        for package in (deb, next_deb):
+            if package:
+                shutil.copy(package, root / "root" / package.name)
         container = Container(root, f"hellod-e2e-{os.getpid()}", run_dir / "console.log")
         state = container.boot()
         timings["boot"] = time.monotonic() - started
         log(f"container {container.name}: {how} of {rootfs.name}, init PID {container.init_pid}, "
             f"{state} after {timings['boot']:.1f} s")
-
-        for number, title, step in Steps(container, deb.name).all():
-            step_started = time.monotonic()
-            try:
-                summary = step()
-            except StepFailed as error:
-                log(f"step {number:2} FAIL ({time.monotonic() - step_started:.1f} s) {title}\n"
-                    f"        {error}")
-                failed = True
-                break
-            took = time.monotonic() - step_started
-            timings[f"step {number}"] = took
-            log(f"step {number:2} PASS ({took:.1f} s) {title}\n        {summary}")
-        if failed:
-            journal = container.inside("journalctl", "-u", "hellod.service", "-u",
-                                       "hellod.socket", "--no-pager", "-n", "60",
-                                       check=False).stdout
-            log(f"--- journal of hellod (last 60 lines) ---\n{journal}")
+        results = run_steps(container, deb, next_deb, args.steps, timings)
     finally:
         started = time.monotonic()
         if container is not None:
@@ -587,9 +465,15 @@ def main():
         unmount(run_dir / "root")
         shutil.rmtree(run_dir, ignore_errors=True)
         timings["teardown"] = time.monotonic() - started
+        timings["e2e total"] = time.monotonic() - e2e_started
         log("timings: " + ", ".join(f"{name} {secs:.1f} s" for name, secs in timings.items()))
-    log("e2e: FAILED" if failed else "e2e: all steps passed")
-    return 1 if failed else 0
+    failed = [n for n, result in results.items() if result == "FAIL"]
+    log("steps: " + ", ".join(f"{n} {result}" for n, result in results.items()))
+    if failed or not results:
+        log(f"e2e: FAILED (steps {', '.join(map(str, failed)) or 'none run'})")
+        return 1
+    log("e2e: all steps passed")
+    return 0
 
 
 if __name__ == "__main__":

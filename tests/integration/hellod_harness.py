@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Starts the real hellod binary and talks to it over real sockets.
 
 Every test gets its own temporary directory, its own config and ephemeral

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A test-owned service-manager end of the sd_notify protocol (sd_notify(3)).
 
 NotifyReceiver binds an AF_UNIX datagram socket to a unique abstract name;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile clients: slowloris, 10,000 idle connections, a client that never
 reads, resets, half-closes, and request smuggling shapes. Every test proves
 the server keeps serving other clients while it happens and answers a normal

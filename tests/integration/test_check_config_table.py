@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`hellod --check-config` over a table of broken configs: every key, wrong in
 every way that applies (wrong type, out of range, malformed, empty, unknown
 key, duplicate). Each must print exactly one clear line to stderr naming the

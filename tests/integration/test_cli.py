@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The command line: --check-config, --version, --help, exit codes, an
 invalid config or a bind failure at start, and the embedded default."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Configuration files as users write them: the documented default, several
 workers, several listeners, and the accepted value forms."""
 

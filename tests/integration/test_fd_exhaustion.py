@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """File-descriptor exhaustion: hellod started with RLIMIT_NOFILE 64 (soft and
 hard, so it cannot raise it) and flooded with more connections than it has
 descriptors for. Like at limits.max_connections, it must hold only what fits

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What an HTTP client sees: curl, Python's http.client, the exact response
 headers, configured status, headers and body_file, the access log, and the
 unix-socket and IPv6 listeners."""

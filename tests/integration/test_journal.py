@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where log lines go: stderr, or the journal when stderr is the journal's
 stream (JOURNAL_STREAM, systemd.exec(5)) or log.target says so.
 

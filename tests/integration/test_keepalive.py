@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Connection persistence (RFC 9112 §9.3), keepalive_requests, pipelining
 (responses in order, and in one write per read), and request bodies being
 consumed without ever being parsed as requests."""

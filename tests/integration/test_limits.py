@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """limits.max_header_bytes (431, 414), limits.max_body_bytes (413, for
 Content-Length and chunked bodies) and limits.max_connections (the next
 connection waits in the kernel backlog until one closes)."""

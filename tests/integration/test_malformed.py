@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Malformed requests: everything llhttp rejects and what hellod checks
 itself (RFC 9112). Every case must get exactly one error response with
 Connection: close, then a close, and the server must go on serving."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Several workers under concurrent load while the configuration is reloaded
 and clients reset: the cross-thread paths (snapshot hand-over through
 uv_async, per-worker counters read by the supervisor, drain on SIGTERM) that

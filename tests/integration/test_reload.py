@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SIGHUP reload: validate first, then switch responses and listeners without
 refusing or dropping a connection."""
 

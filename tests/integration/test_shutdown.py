@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Graceful shutdown on SIGTERM and SIGINT (finish what is in flight, close
 idle connections, refuse new ones, exit 0 within timeouts.shutdown), and
 SIGPIPE never killing the process."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The first thing a user does: start hellod and ask it something."""
 
 import subprocess

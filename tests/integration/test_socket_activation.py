@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Socket activation (sd_listen_fds(3)): hellod serves the sockets it inherits.
 
 Most tests bind the socket themselves and pass it on fd 3 with LISTEN_FDS,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """timeouts.header, timeouts.keepalive and timeouts.send, with short
 configured values, measured on real connections; and the bounded memory of
 a client that pipelines without reading."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The systemd units in systemd/: they verify, rate <= 1.5 on `systemd-analyze
 security`, say what issue 3 asks, and their ExecReload works without procps."""
 

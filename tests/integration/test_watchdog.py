@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The watchdog (sd_watchdog_enabled(3)): WATCHDOG=1 every half interval, and
 none while a worker's event loop is stuck."""
 
