@@ -24,6 +24,10 @@ ResponseSpec error_spec(int status) {
       status, "text/plain; charset=utf-8", fmt::format("{}\n", reason_phrase(status)), {}};
 }
 
+ResponseSpec spec_of(const ResponseConfig& config) {
+  return ResponseSpec{config.status, config.content_type, config.body, config.headers};
+}
+
 // 204 and 304 responses end after their headers and carry no Content-Length
 // that would describe a body (RFC 9110 §8.6, §15.3.5, §15.4.5).
 bool status_allows_body(int status) {
@@ -63,13 +67,19 @@ void Response::set_date(const HttpDate& date) {
 }
 
 ResponseSet::ResponseSet(const ResponseConfig& config, const HttpDate& date)
-    : configured(ResponseSpec{config.status, config.content_type, config.body, config.headers},
-                 date),
+    : configured(spec_of(config), date),
       bad_request(error_spec(400), date),
       payload_too_large(error_spec(413), date),
       uri_too_long(error_spec(414), date),
       header_fields_too_large(error_spec(431), date),
+      service_unavailable(error_spec(503), date),
       version_not_supported(error_spec(505), date) {}
+
+ResponseSet::ResponseSet(const Config& config, const HttpDate& date)
+    : ResponseSet(config.response, date) {
+  routes.reserve(config.routes.size());
+  for (const RouteConfig& route : config.routes) routes.emplace_back(spec_of(route.response), date);
+}
 
 const Response& ResponseSet::for_error(int status) const {
   switch (status) {
@@ -79,6 +89,8 @@ const Response& ResponseSet::for_error(int status) const {
       return uri_too_long;
     case 431:
       return header_fields_too_large;
+    case 503:
+      return service_unavailable;
     case 505:
       return version_not_supported;
     default:
@@ -87,10 +99,12 @@ const Response& ResponseSet::for_error(int status) const {
 }
 
 void ResponseSet::set_date(const HttpDate& date) {
-  for (Response* response : {&configured, &bad_request, &payload_too_large, &uri_too_long,
-                             &header_fields_too_large, &version_not_supported}) {
+  for (Response* response :
+       {&configured, &bad_request, &payload_too_large, &uri_too_long, &header_fields_too_large,
+        &service_unavailable, &version_not_supported}) {
     response->set_date(date);
   }
+  for (Response& route : routes) route.set_date(date);
 }
 
 }  // namespace hellod

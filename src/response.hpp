@@ -61,17 +61,27 @@ class Response {
 // code has none.
 std::string_view reason_phrase(int status);
 
-// The configured response and the error responses hellod sends itself.
+// The configured responses and the error responses hellod sends itself.
 struct ResponseSet {
-  Response configured;
+  Response configured;               // the top-level response: no route matched
+  std::vector<Response> routes;      // Config::routes[i].response, in the same order
   Response bad_request;              // 400
   Response payload_too_large;        // 413
   Response uri_too_long;             // 414
   Response header_fields_too_large;  // 431
+  Response service_unavailable;      // 503: a health route while draining
   Response version_not_supported;    // 505
 
+  // The top-level response only (no routes).
   ResponseSet(const ResponseConfig& config, const HttpDate& date);
+  // The top-level response and one per route.
+  ResponseSet(const Config& config, const HttpDate& date);
 
+  // The response of route `route` (RouteTable::match()'s answer); the
+  // top-level one for RouteTable::kNoRoute or any index past the routes.
+  [[nodiscard]] const Response& for_route(std::size_t route) const {
+    return route < routes.size() ? routes[route] : configured;
+  }
   // The response for an error status from the request parser.
   [[nodiscard]] const Response& for_error(int status) const;
   void set_date(const HttpDate& date);

@@ -154,9 +154,10 @@ TEST(ResponseSetTest, ForErrorMapsEveryParserStatus) {
   EXPECT_EQ(&set.for_error(413), &set.payload_too_large);
   EXPECT_EQ(&set.for_error(414), &set.uri_too_long);
   EXPECT_EQ(&set.for_error(431), &set.header_fields_too_large);
+  EXPECT_EQ(&set.for_error(503), &set.service_unavailable);
   EXPECT_EQ(&set.for_error(505), &set.version_not_supported);
   EXPECT_EQ(&set.for_error(0), &set.bad_request);
-  for (const int status : {400, 413, 414, 431, 505}) {
+  for (const int status : {400, 413, 414, 431, 503, 505}) {
     EXPECT_EQ(set.for_error(status).status(), status);
   }
 }
@@ -185,8 +186,54 @@ TEST(ResponseSetTest, SetDateRewritesEveryResponse) {
   set.set_date(kLaterDate);
   for (const Response* response :
        {&set.configured, &set.bad_request, &set.payload_too_large, &set.uri_too_long,
-        &set.header_fields_too_large, &set.version_not_supported}) {
+        &set.header_fields_too_large, &set.service_unavailable, &set.version_not_supported}) {
     const std::string_view head = response->bytes(ConnectionHeader::close, false).head;
+    EXPECT_NE(head.find(kLaterDateLine), std::string_view::npos) << head;
+  }
+}
+
+Config config_with_routes() {
+  Config config;
+  RouteConfig health;
+  health.match.path_kind = RouteMatch::PathKind::exact;
+  health.match.path = "/healthz";
+  health.response.body = "ok\n";
+  RouteConfig gone;
+  gone.response.status = 410;
+  gone.response.headers = {{"X-Route", "gone"}};
+  config.routes = {health, gone};
+  return config;
+}
+
+TEST(ResponseSetTest, OneResponsePerRouteInOrder) {
+  const ResponseSet set(config_with_routes(), kDate);
+  ASSERT_EQ(set.routes.size(), 2U);
+  EXPECT_EQ(wire(set.for_route(0).bytes(ConnectionHeader::none, false)),
+            std::string("HTTP/1.1 200 OK\r\nServer: hellod\r\n") + std::string(kDateLine) +
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\nok\n");
+  EXPECT_EQ(set.for_route(1).status(), 410);
+  EXPECT_NE(set.for_route(1).bytes(ConnectionHeader::close, true).head.find("X-Route: gone\r\n"),
+            std::string_view::npos);
+  // RouteTable::kNoRoute, or any index past the routes: the top-level response.
+  EXPECT_EQ(&set.for_route(2), &set.configured);
+  EXPECT_EQ(&set.for_route(static_cast<std::size_t>(-1)), &set.configured);
+  EXPECT_TRUE(ResponseSet(Config{}, kDate).routes.empty());
+}
+
+TEST(ResponseSetTest, DrainingHealthResponseIs503AndCloses) {
+  const ResponseSet set(config_with_routes(), kDate);
+  EXPECT_EQ(wire(set.service_unavailable.bytes(ConnectionHeader::close, false)),
+            std::string("HTTP/1.1 503 Service Unavailable\r\nServer: hellod\r\n") +
+                std::string(kDateLine) +
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n"
+                "Connection: close\r\n\r\nService Unavailable\n");
+}
+
+TEST(ResponseSetTest, SetDateRewritesEveryRoute) {
+  ResponseSet set(config_with_routes(), kDate);
+  set.set_date(kLaterDate);
+  for (const Response& route : set.routes) {
+    const std::string_view head = route.bytes(ConnectionHeader::none, false).head;
     EXPECT_NE(head.find(kLaterDateLine), std::string_view::npos) << head;
   }
 }
