@@ -35,6 +35,37 @@ struct ResponseConfig {
   bool operator==(const ResponseConfig&) const = default;
 };
 
+// Which requests a route answers: every filter given must hold. The config
+// reader validates and normalises these values (see route_match.hpp).
+struct RouteMatch {
+  enum class PathKind : unsigned char { any, exact, prefix };
+  PathKind path_kind = PathKind::any;
+  // The exact path or the prefix, starting with '/'; empty for any path.
+  std::string path;
+  // RFC 9110 method tokens, case-sensitive, in file order; empty = every method.
+  std::vector<std::string> methods;
+  // Lower-case host ("example.com", "[::1]") or "*.suffix"; empty = every host.
+  std::string host;
+  bool operator==(const RouteMatch&) const = default;
+};
+
+// One entry of `routes:`; the first route in file order that matches a
+// request answers it, and requests no route matches get Config::response.
+struct RouteConfig {
+  std::string name;  // [a-z0-9_-]+, unique; "route<N>" (1-based) when not given
+  RouteMatch match;
+  ResponseConfig response;
+  bool operator==(const RouteConfig&) const = default;
+};
+
+// `health:`: the route a load balancer polls, and how long it fails before
+// a stop while everything else is still served.
+struct HealthConfig {
+  std::string path;  // a route's exact path; empty = no health route
+  std::chrono::milliseconds drain{0};
+  bool operator==(const HealthConfig&) const = default;
+};
+
 struct Timeouts {
   std::chrono::milliseconds header{10'000};
   std::chrono::milliseconds keepalive{60'000};
@@ -67,6 +98,8 @@ struct Config {
   std::vector<ListenAddress> listen{ListenAddress{ListenAddress::Kind::tcp4, "0.0.0.0", 8080, {}}};
   unsigned workers = 1;  // "auto" is resolved to the CPU count when loading
   ResponseConfig response;
+  std::vector<RouteConfig> routes;
+  HealthConfig health;
   Timeouts timeouts;
   Limits limits;
   LogConfig log;

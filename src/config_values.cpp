@@ -55,10 +55,6 @@ bool is_tchar(char c) {
          kSymbols.find(c) != std::string_view::npos;
 }
 
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_tchar);
-}
-
 // An exact decimal "12.345": all digits as one integer plus the power of ten
 // to divide by, so "0.001" seconds becomes exactly 1 ms (strtod would not).
 struct Decimal {
@@ -196,6 +192,10 @@ std::string ListenAddress::to_string() const {
   return {};
 }
 
+bool is_token(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_tchar);
+}
+
 std::optional<std::int64_t> parse_integer(std::string_view text) {
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
@@ -210,7 +210,7 @@ std::optional<bool> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
-Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+Result<std::chrono::milliseconds> parse_duration(std::string_view text, bool allow_zero) {
   std::string_view number = text;
   std::uint64_t unit_ms = 1000;  // A bare number counts seconds.
   for (const auto& unit : kDurationUnits) {
@@ -231,8 +231,10 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return Error{"must be a whole number of milliseconds, got " + quote(text)};
   }
   const std::uint64_t ms = scaled / decimal->scale;
-  if (ms == 0 || ms > static_cast<std::uint64_t>(kMaxTimeout.count())) {
-    return Error{"must be more than 0 and at most 24h, got " + quote(text)};
+  if ((ms == 0 && !allow_zero) || ms > static_cast<std::uint64_t>(kMaxTimeout.count())) {
+    return Error{
+        std::string(allow_zero ? "must be at most 24h" : "must be more than 0 and at most 24h") +
+        ", got " + quote(text)};
   }
   return std::chrono::milliseconds{static_cast<std::int64_t>(ms)};
 }

@@ -29,8 +29,9 @@ std::optional<std::int64_t> parse_integer(std::string_view text);
 std::optional<bool> parse_bool(std::string_view text);
 
 // "250ms", "10s", "2m", "1h" or a bare number of seconds ("1.5"); the result
-// must be a whole number of milliseconds in (0, 24h].
-Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+// must be a whole number of milliseconds in (0, 24h], or [0, 24h] with
+// allow_zero (for settings where 0 means "off").
+Result<std::chrono::milliseconds> parse_duration(std::string_view text, bool allow_zero = false);
 
 // "host:port" (numeric IPv4), "[v6addr]:port" (numeric IPv6) or
 // "unix:/absolute/path". Hosts are stored in canonical inet_ntop form.
@@ -43,6 +44,9 @@ std::optional<LogTarget> parse_log_target(std::string_view text);
 std::optional<std::string> header_name_problem(std::string_view name);
 // Why text cannot be sent as a header field value, or nothing if it can.
 std::optional<std::string> field_value_problem(std::string_view value);
+
+// An RFC 9110 §5.6.2 token: one or more tchar.
+bool is_token(std::string_view text);
 
 bool iequals(std::string_view a, std::string_view b);
 // Optimal string alignment distance, ignoring ASCII case.

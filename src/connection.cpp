@@ -198,11 +198,7 @@ void Connection::on_read_error(ssize_t status) {
 
 void Connection::process(std::string_view data) {
   const Snapshot& snapshot = *loop_.snapshot;
-#ifdef HELLOD_TEST_HOOKS
-  parser_.set_captures(field_bit(Field::target));
-#else
-  parser_.set_captures(snapshot.config.log.access ? field_bit(Field::target) : FieldMask{0});
-#endif
+  parser_.set_captures(snapshot.captures);
   const std::size_t used =
       drive_requests(parser_, data, snapshot.request_limits,
                      [this](const ParseEvent& event) { return answer(event); });

@@ -9,19 +9,29 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 Reply answer(const ParseEvent& event, const ReplyContext& context, const ResponseSet& responses) {
   // RFC 9112 §9.6: the last response on a connection says Connection: close.
-  const bool last =
-      !event.keep_alive || context.requests >= context.keepalive_requests || context.draining;
+  // The health route fails during the drain: it says close, so a balancer's
+  // next check needs a new connection and sees the drain end (RFC 9112 §9.6).
+  const bool last = !event.keep_alive || context.requests >= context.keepalive_requests ||
+                    context.draining || context.health_failing;
   ConnectionHeader connection = ConnectionHeader::none;
   if (last) {
     connection = ConnectionHeader::close;
   } else if (event.http10) {
     connection = ConnectionHeader::keep_alive;  // RFC 9112 §9.3: 1.0 persistence is opt-in
   }
-  const Response& response = responses.configured;
-  return Reply{response.bytes(connection, event.head), response.status(), connection, last};
+  const Response& response =
+      context.health_failing ? responses.service_unavailable : responses.for_route(context.route);
+  return Reply{response.bytes(connection, event.head), response.status(), connection, last,
+               context.route};
 }
 
 }  // namespace
+
+std::size_t route_of(const RouteTable& routes, const RequestParser& parser) {
+  if (routes.size() == 0) return RouteTable::kNoRoute;
+  return routes.match(parser.method(), request_path(parser.captured(Field::target)),
+                      parser.captured(Field::host));
+}
 
 Reply reply_for(const ParseEvent& event, const ReplyContext& context,
                 const ResponseSet& responses) {

@@ -24,6 +24,10 @@ ResponseSpec error_spec(int status) {
       status, "text/plain; charset=utf-8", fmt::format("{}\n", reason_phrase(status)), {}};
 }
 
+ResponseSpec spec_of(const ResponseConfig& config) {
+  return ResponseSpec{config.status, config.content_type, config.body, config.headers};
+}
+
 // 204 and 304 responses end after their headers and carry no Content-Length
 // that would describe a body (RFC 9110 §8.6, §15.3.5, §15.4.5).
 bool status_allows_body(int status) {
@@ -63,10 +67,15 @@ void Response::set_date(const HttpDate& date) {
 }
 
 ResponseSet::ResponseSet(const ResponseConfig& config, const HttpDate& date)
-    : configured(ResponseSpec{config.status, config.content_type, config.body, config.headers},
-                 date) {
+    : configured(spec_of(config), date), service_unavailable(error_spec(503), date) {
   errors.reserve(kErrorStatuses.size());
   for (const int status : kErrorStatuses) errors.emplace_back(error_spec(status), date);
+}
+
+ResponseSet::ResponseSet(const Config& config, const HttpDate& date)
+    : ResponseSet(config.response, date) {
+  routes.reserve(config.routes.size());
+  for (const RouteConfig& route : config.routes) routes.emplace_back(spec_of(route.response), date);
 }
 
 const Response& ResponseSet::for_error(int status) const {
@@ -78,7 +87,9 @@ const Response& ResponseSet::for_error(int status) const {
 
 void ResponseSet::set_date(const HttpDate& date) {
   configured.set_date(date);
+  service_unavailable.set_date(date);
   for (Response& response : errors) response.set_date(date);
+  for (Response& route : routes) route.set_date(date);
 }
 
 }  // namespace hellod

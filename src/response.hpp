@@ -65,13 +65,23 @@ std::string_view reason_phrase(int status);
 // The statuses hellod answers malformed or refused requests with itself.
 inline constexpr std::array<int, 7> kErrorStatuses{400, 413, 414, 417, 431, 501, 505};
 
-// The configured response and the error responses hellod sends itself.
+// The configured responses and the error responses hellod sends itself.
 struct ResponseSet {
-  Response configured;
+  Response configured;           // the top-level response: no route matched
+  std::vector<Response> routes;  // Config::routes[i].response, in the same order
   std::vector<Response> errors;  // one per kErrorStatuses entry, in that order
+  Response service_unavailable;  // 503: a health route while draining
 
+  // The top-level response only (no routes).
   ResponseSet(const ResponseConfig& config, const HttpDate& date);
+  // The top-level response and one per route.
+  ResponseSet(const Config& config, const HttpDate& date);
 
+  // The response of route `route` (RouteTable::match()'s answer); the
+  // top-level one for RouteTable::kNoRoute or any index past the routes.
+  [[nodiscard]] const Response& for_route(std::size_t route) const {
+    return route < routes.size() ? routes[route] : configured;
+  }
   // The response for an error status from the request parser (400 for a
   // status hellod has no response of its own for).
   [[nodiscard]] const Response& for_error(int status) const;

@@ -5,10 +5,32 @@
 #include <utility>
 
 namespace hellod {
+namespace {
+
+FieldMask captures_for(const Config& config) {
+  const bool any_host = std::any_of(config.routes.begin(), config.routes.end(),
+                                    [](const RouteConfig& route) { return !route.match.host.empty(); });
+  bool target = !config.routes.empty() || config.log.access;
+#ifdef HELLOD_TEST_HOOKS
+  target = true;  // the throwing test target (connection.cpp)
+#endif
+  unsigned fields = 0;
+  if (target) fields |= field_bit(Field::target);
+  if (any_host) fields |= field_bit(Field::host);
+  if (config.log.access) {
+    fields |= field_bit(Field::user_agent);
+    fields |= field_bit(Field::referer);
+  }
+  return static_cast<FieldMask>(fields);
+}
+
+}  // namespace
 
 Snapshot::Snapshot(Config validated, std::uint32_t descriptor_budget)
     : config(std::move(validated)),
-      responses(config.response, current_http_date()),
+      responses(config, current_http_date()),
+      routes(config.routes, config.health.path),
+      captures(captures_for(config)),
       request_limits{config.limits.max_header_bytes, config.limits.max_body_bytes},
       connection_limit(std::min(config.limits.max_connections, descriptor_budget)) {}
 

@@ -6,6 +6,7 @@
 #include "config.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
+#include "route_table.hpp"
 
 namespace hellod {
 
@@ -14,6 +15,9 @@ namespace hellod {
 struct Snapshot {
   Config config;
   ResponseSet responses;  // Date as of the build; each worker keeps a copy it re-dates
+  RouteTable routes;
+  // The request fields routing and the access log need collected.
+  FieldMask captures;
   RequestLimits request_limits;
   // limits.max_connections, or fewer when the open-file limit has no room
   // for that many: past it clients wait in the kernel backlog.

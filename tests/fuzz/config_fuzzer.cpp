@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "http_date.hpp"
 #include "response.hpp"
+#include "route_table.hpp"
 
 namespace hellod {
 namespace {
@@ -61,6 +62,9 @@ void check_ranges(const Config& config) {
   if (config.listen.empty()) fail("no listen address");
   if (config.workers < 1 || config.workers > 256) fail("workers out of range");
   if (config.response.status < 200 || config.response.status > 599) fail("status out of range");
+  for (const RouteConfig& route : config.routes) {
+    if (route.response.status < 200 || route.response.status > 599) fail("status out of range");
+  }
   const Limits& limits = config.limits;
   if (limits.max_connections < 1 || limits.max_connections > 1'000'000) fail("max_connections");
   if (limits.max_header_bytes < 256 || limits.max_header_bytes > 1'048'576) {
@@ -79,9 +83,8 @@ void check_ranges(const Config& config) {
 
 // The rendered head must be a status line, header lines with a colon each,
 // and one empty line at the very end: nothing from the config may add a line.
-void check_rendered(const Config& config) {
-  const ResponseSet set(config.response, current_http_date());
-  const ResponseBytes bytes = set.configured.bytes(ConnectionHeader::none, false);
+void check_rendered(const ResponseConfig& config, const Response& response) {
+  const ResponseBytes bytes = response.bytes(ConnectionHeader::none, false);
   const std::string_view head = bytes.head;
   const std::size_t end = head.find("\r\n\r\n");
   if (end == std::string_view::npos || end + 4 != head.size()) fail("malformed head", head);
@@ -99,12 +102,35 @@ void check_rendered(const Config& config) {
     start = next + 2;
   }
   // Server, Date and Content-Type at least, plus one per configured header.
-  if (lines < 3 + config.response.headers.size()) fail("headers went missing", head);
+  if (lines < 3 + config.headers.size()) fail("headers went missing", head);
   // 204 and 304 carry no body (RFC 9110 §15.3.5, §15.4.5).
-  const int status = config.response.status;
+  const int status = config.status;
   const bool has_body = status != 204 && status != 304;
-  if (bytes.body != (has_body ? config.response.body.view() : std::string_view()))
+  if (bytes.body != (has_body ? config.body.view() : std::string_view()))
     fail("body differs from the config");
+}
+
+void check_rendered(const Config& config) {
+  const ResponseSet set(config, current_http_date());
+  check_rendered(config.response, set.configured);
+  if (set.routes.size() != config.routes.size()) fail("a route was not rendered");
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    check_rendered(config.routes[i].response, set.for_route(i));
+  }
+}
+
+// A request every accepted route matches: the first match in file order can
+// only be that route or an earlier one.
+void check_routes(const Config& config) {
+  const RouteTable table(config.routes, config.health.path);
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteMatch& match = config.routes[i].match;
+    const std::string method = match.methods.empty() ? "GET" : match.methods.front();
+    const std::string path = match.path.empty() ? "/" : match.path;
+    const std::string host = match.host.starts_with("*.") ? "a" + match.host.substr(1) : match.host;
+    const std::size_t found = table.match(method, path, host + ":8080");
+    if (found > i) fail("a route does not match its own request", config.routes[i].name);
+  }
 }
 
 }  // namespace
@@ -121,5 +147,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check_ranges(config.value());
   check_rendered(config.value());
+  check_routes(config.value());
   return 0;
 }

@@ -79,6 +79,96 @@ BROKEN = [
                    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n", ""),
 ]
 
+# Routes, health and templates (issue 10). The key path is where the error
+# points; for a shadowed route, the route that can never match.
+ROUTE = "routes:\n  - {match: {path: /a}, response: {}}\n"
+BROKEN += [
+    ("routes_map", "routes: {a: 1}\n", "routes"),
+    ("routes_scalar_entry", "routes: [x]\n", "routes[0]"),
+    ("routes_empty_entry", "routes:\n  -\n", "routes[0]"),
+    ("route_without_response", "routes:\n  - match: {path: /a}\n", "routes[0]"),
+    ("route_unknown_key", "routes:\n  - respones: {}\n", "routes[0].respones"),
+    ("route_match_unknown_key", "routes: [{match: {paht: /a}, response: {}}]\n", "routes[0].match.paht"),
+    ("route_match_scalar", "routes: [{match: /a, response: {}}]\n", "routes[0].match"),
+    ("route_name_upper", "routes: [{name: Api, response: {}}]\n", "routes[0].name"),
+    ("route_name_space", 'routes: [{name: "a b", response: {}}]\n', "routes[0].name"),
+    ("route_name_long", "routes: [{name: " + "a" * 65 + ", response: {}}]\n", "routes[0].name"),
+    ("route_name_list", "routes: [{name: [a], response: {}}]\n", "routes[0].name"),
+    ("route_name_duplicate", "routes:\n  - {name: a, match: {path: /a}, response: {}}\n"
+                             "  - {name: a, match: {path: /b}, response: {}}\n", "routes[1].name"),
+    ("route_default_name_taken", "routes:\n  - {name: route2, match: {path: /a}, response: {}}\n"
+                                 "  - {match: {path: /b}, response: {}}\n", "routes[1]"),
+    ("route_path_and_prefix", "routes: [{match: {path: /a, prefix: /b}, response: {}}]\n",
+     "routes[0].match.prefix"),
+    ("route_path_relative", "routes: [{match: {path: healthz}, response: {}}]\n", "routes[0].match.path"),
+    ("route_path_asterisk", 'routes: [{match: {path: "*"}, response: {}}]\n', "routes[0].match.path"),
+    ("route_path_query", 'routes: [{match: {path: "/a?b"}, response: {}}]\n', "routes[0].match.path"),
+    ("route_path_fragment", 'routes: [{match: {path: "/a#b"}, response: {}}]\n', "routes[0].match.path"),
+    ("route_path_space", 'routes: [{match: {path: "/a b"}, response: {}}]\n', "routes[0].match.path"),
+    ("route_path_utf8", 'routes: [{match: {path: "/caf\u00e9"}, response: {}}]\n', "routes[0].match.path"),
+    ("route_prefix_empty", 'routes: [{match: {prefix: ""}, response: {}}]\n', "routes[0].match.prefix"),
+    ("route_method_lowercase", "routes: [{match: {methods: [get]}, response: {}}]\n",
+     "routes[0].match.methods[0]"),
+    ("route_method_unknown", "routes: [{match: {methods: [FETCH]}, response: {}}]\n",
+     "routes[0].match.methods[0]"),
+    ("route_method_pri", "routes: [{match: {methods: [PRI]}, response: {}}]\n",
+     "routes[0].match.methods[0]"),
+    ("route_method_not_token", 'routes: [{match: {methods: ["G T"]}, response: {}}]\n',
+     "routes[0].match.methods[0]"),
+    ("route_method_duplicate", "routes: [{match: {methods: [GET, GET]}, response: {}}]\n",
+     "routes[0].match.methods[1]"),
+    ("route_methods_empty", "routes: [{match: {methods: []}, response: {}}]\n", "routes[0].match.methods"),
+    ("route_methods_map", "routes: [{match: {methods: {GET: 1}}, response: {}}]\n", "routes[0].match.methods"),
+    ("route_host_port", 'routes: [{match: {host: "example.com:80"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_v6_port", 'routes: [{match: {host: "[::1]:80"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_bad_v6", 'routes: [{match: {host: "[::g]"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_star", 'routes: [{match: {host: "*"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_empty", 'routes: [{match: {host: ""}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_inner_star", 'routes: [{match: {host: "a.*.com"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_glued_star", 'routes: [{match: {host: "*example.com"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_trailing_dot", 'routes: [{match: {host: "example.com."}, response: {}}]\n',
+     "routes[0].match.host"),
+    ("route_host_empty_label", 'routes: [{match: {host: "a..b"}, response: {}}]\n', "routes[0].match.host"),
+    ("route_host_bad_chars", 'routes: [{match: {host: "exa mple.com"}, response: {}}]\n',
+     "routes[0].match.host"),
+    ("route_host_list", "routes: [{match: {host: [a]}, response: {}}]\n", "routes[0].match.host"),
+    ("route_duplicate_exact_path", ROUTE + "  - {match: {path: /a}, response: {}}\n", "routes[1]"),
+    ("route_duplicate_exact_path_narrower", ROUTE + "  - {match: {path: /a, methods: [GET], host: x.org}, response: {}}\n",
+     "routes[1]"),
+    ("route_shadowed_by_prefix", "routes:\n  - {match: {prefix: /api/}, response: {}}\n"
+                                 "  - {match: {path: /api/v1}, response: {}}\n", "routes[1]"),
+    ("route_shadowed_by_shorter_prefix", "routes:\n  - {match: {prefix: /a}, response: {}}\n"
+                                         "  - {match: {prefix: /a/b}, response: {}}\n", "routes[1]"),
+    ("route_shadowed_by_catch_all", "routes:\n  - {response: {}}\n  - {match: {path: /x}, response: {}}\n",
+     "routes[1]"),
+    ("route_shadowed_methods", "routes:\n  - {match: {path: /a, methods: [GET, HEAD]}, response: {}}\n"
+                               "  - {match: {path: /a, methods: [HEAD]}, response: {}}\n", "routes[1]"),
+    ("route_shadowed_host_wildcard", 'routes:\n  - {match: {prefix: /, host: "*.example.com"}, response: {}}\n'
+                                     "  - {match: {prefix: /x, host: b.a.EXAMPLE.com}, response: {}}\n",
+     "routes[1]"),
+    ("health_path_no_route", "health: {path: /healthz}\n", "health.path"),
+    ("health_path_prefix_only", "routes: [{match: {prefix: /healthz}, response: {}}]\nhealth: {path: /healthz}\n",
+     "health.path"),
+    ("health_path_relative", ROUTE + "health: {path: a}\n", "health.path"),
+    ("health_drain_without_path", "health: {drain: 10s}\n", "health.drain"),
+    ("health_unknown_key", "health: {timeout: 1s}\n", "health.timeout"),
+    ("template_word", "response: {template: yes}\n", "response.template"),
+    ("template_unset_env", 'response: {template: true, body: "${env:HELLOD_TEST_SURELY_UNSET_7F3A}"}\n',
+     "response.body"),
+    ("template_unknown_variable", 'response: {template: true, body: "${host}"}\n', "response.body"),
+    ("template_unterminated", 'response: {template: true, body: "${hostname"}\n', "response.body"),
+    ("template_bad_env_name", 'response: {template: true, body: "${env:A-B}"}\n', "response.body"),
+    ("template_header", 'response: {template: true, headers: {X-A: "${env:HELLOD_TEST_SURELY_UNSET_7F3A}"}}\n',
+     "response.headers.X-A"),
+    ("template_in_route", 'routes: [{response: {template: true, body: "${nope}"}}]\n', "routes[0].response.body"),
+]
+for i, value in enumerate(["-1s", "25h", "soon", "[1]"]):
+    BROKEN.append((f"health_drain_{i}", ROUTE + f"health: {{path: /a, drain: {value}}}\n", "health.drain"))
+# Everything the top-level response refuses, a route's response refuses too.
+BROKEN += [("route_" + name, "routes:\n  - " + text, "routes[0]." + key)
+           for name, text, key in list(BROKEN) if key.startswith("response") and "\n" not in text[:-1]
+           and not name.startswith("template")]
+
 DURATIONS = ["0", "-1s", "25h", "10 parsecs", "1.5.2s", "ms", "1e400", "[1]", "{a: 1}", "99999999999999999999h"]
 for key in ("header", "keepalive", "send", "shutdown"):
     for i, value in enumerate(DURATIONS):
@@ -96,7 +186,7 @@ for key, out_of_range in LIMITS.items():
         BROKEN.append((f"limits_{key}_{i}", f"limits: {{{key}: {value}}}\n", f"limits.{key}"))
 BROKEN.append(("limits_unknown_key", "limits: {max_conns: 1}\n", "limits"))
 
-for section in ("response", "timeouts", "limits", "log"):
+for section in ("response", "routes", "health", "timeouts", "limits", "log"):
     for kind, value in WRONG_TYPES.items():
         if section == "response" and kind == "map":
             continue
@@ -108,13 +198,14 @@ class CheckConfigTableTest(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="hellod-check-")
         self.addCleanup(shutil.rmtree, self.dir, True)
 
-    def check(self, name, text, timeout=RUN_TIMEOUT):
+    def check(self, name, text, timeout=RUN_TIMEOUT, env=None):
         """Runs --check-config on text; returns (exit code, stdout, stderr, path)."""
         path = os.path.join(self.dir, name + ".yaml")
         with open(path, "w") as f:
             f.write(text)
         proc = subprocess.Popen([HELLOD, "--check-config", "--config", path],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=None if env is None else {**os.environ, **env})
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -154,6 +245,56 @@ class CheckConfigTableTest(unittest.TestCase):
                                        "timeouts: {header: 250ms}\nlimits: {max_body_bytes: 0}\n")
         self.assertEqual((code, err), (0, ""))
         self.assertIn("configuration OK", out)
+
+    def test_a_valid_routes_config_passes(self):
+        """The issue's example, with a body file that exists."""
+        body = os.path.join(self.dir, "maintenance.html")
+        with open(body, "w") as f:
+            f.write("<h1>back soon</h1>\n")
+        code, out, err, _ = self.check("routes", f"""
+response: {{status: 200, body: "Hello, World!\\n"}}
+routes:
+  - name: health
+    match: {{path: /healthz}}
+    response: {{status: 200, body: "ok\\n"}}
+  - match: {{prefix: /api/, methods: [GET, HEAD], host: "*.example.com"}}
+    response:
+      status: 503
+      content_type: "text/html; charset=utf-8"
+      body_file: {body}
+      headers: {{Retry-After: "120", Cache-Control: no-store}}
+  - match: {{path: /api/v1, host: example.com}}
+    response: {{template: true, body: "${{hostname}} ${{version}} ${{env:HELLOD_TEST_BACKEND}} $${{x}}\\n"}}
+health:
+  path: /healthz
+  drain: 10s
+""", env={"HELLOD_TEST_BACKEND": "blue"})
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("configuration OK", out)
+
+    def test_a_shadowed_route_names_both_positions(self):
+        code, out, err, path = self.check("shadowed", "routes:\n"
+                                          "  - name: api\n    match: {prefix: /api/}\n    response: {}\n"
+                                          "  - name: v1\n    match: {path: /api/v1}\n    response: {}\n")
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, f'{path}:5:5: routes[1]: route "v1" can never match: route "api" '
+                              f'(routes[0], {path}:2:5) comes first and matches every request it '
+                              f'would (same or wider path, methods and host)\n')
+        code, out, err, path = self.check("duplicate", "routes:\n"
+                                          "  - {match: {path: /h}, response: {}}\n"
+                                          "  - {match: {path: /h}, response: {}}\n")
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, f'{path}:3:5: routes[1]: duplicate exact path "/h": route "route1" '
+                              f'(routes[0], {path}:2:5) comes first with the same path and the '
+                              f'same or wider methods and host, so this route can never match\n')
+
+    def test_an_undefined_template_variable_names_its_position(self):
+        code, out, err, path = self.check(
+            "template", 'response:\n  template: true\n  body: "${env:HELLOD_TEST_SURELY_UNSET_7F3A}"\n')
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, f'{path}:3:9: response.body: template variable '
+                              f'"${{env:HELLOD_TEST_SURELY_UNSET_7F3A}}" is undefined: '
+                              f"HELLOD_TEST_SURELY_UNSET_7F3A is not set in hellod's environment\n")
 
     def test_a_lone_comma_gets_an_error_not_a_hang(self):
         """Found by config_fuzzer (fixed in 4d7b3b0): a file holding "," made

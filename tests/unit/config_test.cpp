@@ -477,10 +477,10 @@ TEST(ConfigUnknownKeys, SuggestsNearestKey) {
 TEST(ConfigUnknownKeys, ListsKnownKeysWhenNothingIsClose) {
   EXPECT_EQ(parse_error("response:\n  zzz: 1\n"),
             "t.yaml:2:3: response.zzz: unknown key \"zzz\" (known keys: status, content_type, "
-            "body, body_file, headers)");
+            "body, body_file, headers, template)");
   EXPECT_EQ(parse_error("frobnicate: 1\n"),
             "t.yaml:1:1: frobnicate: unknown key \"frobnicate\" (known keys: listen, workers, "
-            "response, timeouts, limits, log)");
+            "response, routes, health, timeouts, limits, log)");
 }
 
 TEST(ConfigUnknownKeys, NearestName) {

@@ -183,8 +183,56 @@ TEST(ResponseSetTest, SetDateRewritesEveryResponse) {
   set.set_date(kLaterDate);
   EXPECT_NE(set.configured.bytes(ConnectionHeader::close, false).head.find(kLaterDateLine),
             std::string_view::npos);
+  EXPECT_NE(set.service_unavailable.bytes(ConnectionHeader::close, false).head.find(kLaterDateLine),
+            std::string_view::npos);
   for (const Response& error : set.errors) {
     const std::string_view head = error.bytes(ConnectionHeader::close, false).head;
+    EXPECT_NE(head.find(kLaterDateLine), std::string_view::npos) << head;
+  }
+}
+
+Config config_with_routes() {
+  Config config;
+  RouteConfig health;
+  health.match.path_kind = RouteMatch::PathKind::exact;
+  health.match.path = "/healthz";
+  health.response.body = "ok\n";
+  RouteConfig gone;
+  gone.response.status = 410;
+  gone.response.headers = {{"X-Route", "gone"}};
+  config.routes = {health, gone};
+  return config;
+}
+
+TEST(ResponseSetTest, OneResponsePerRouteInOrder) {
+  const ResponseSet set(config_with_routes(), kDate);
+  ASSERT_EQ(set.routes.size(), 2U);
+  EXPECT_EQ(wire(set.for_route(0).bytes(ConnectionHeader::none, false)),
+            std::string("HTTP/1.1 200 OK\r\nServer: hellod\r\n") + std::string(kDateLine) +
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\nok\n");
+  EXPECT_EQ(set.for_route(1).status(), 410);
+  EXPECT_NE(set.for_route(1).bytes(ConnectionHeader::close, true).head.find("X-Route: gone\r\n"),
+            std::string_view::npos);
+  // RouteTable::kNoRoute, or any index past the routes: the top-level response.
+  EXPECT_EQ(&set.for_route(2), &set.configured);
+  EXPECT_EQ(&set.for_route(static_cast<std::size_t>(-1)), &set.configured);
+  EXPECT_TRUE(ResponseSet(Config{}, kDate).routes.empty());
+}
+
+TEST(ResponseSetTest, DrainingHealthResponseIs503AndCloses) {
+  const ResponseSet set(config_with_routes(), kDate);
+  EXPECT_EQ(wire(set.service_unavailable.bytes(ConnectionHeader::close, false)),
+            std::string("HTTP/1.1 503 Service Unavailable\r\nServer: hellod\r\n") +
+                std::string(kDateLine) +
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n"
+                "Connection: close\r\n\r\nService Unavailable\n");
+}
+
+TEST(ResponseSetTest, SetDateRewritesEveryRoute) {
+  ResponseSet set(config_with_routes(), kDate);
+  set.set_date(kLaterDate);
+  for (const Response& route : set.routes) {
+    const std::string_view head = route.bytes(ConnectionHeader::none, false).head;
     EXPECT_NE(head.find(kLaterDateLine), std::string_view::npos) << head;
   }
 }

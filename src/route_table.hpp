@@ -1,0 +1,86 @@
+#pragma once
+
+// Which route answers a request: built once per configuration from
+// Config::routes, then asked per request without allocating or locking.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config.hpp"
+#include "route_match.hpp"
+
+namespace hellod {
+
+class RouteTable {
+ public:
+  // match()'s answer when no route matches: the top-level response answers.
+  static constexpr std::size_t kNoRoute = std::numeric_limits<std::size_t>::max();
+
+  RouteTable() = default;  // no routes: every request gets the top-level response
+  // routes as validated by the config reader; health_path is
+  // Config::health.path ("" for none).
+  explicit RouteTable(std::span<const RouteConfig> routes, std::string_view health_path = {});
+
+  // The index in `routes` of the first route in file order that matches, or
+  // kNoRoute.
+  // - method: the request method as received (case-sensitive);
+  // - path: request_path() of the target ("" or "*" match only the routes
+  //   without path or prefix);
+  // - host: the Host header value as received, port and all ("" if none).
+  // Exact paths cost one hash lookup whatever their number; prefix and
+  // any-path routes are scanned in file order, only up to the best match
+  // found so far; host and method filters are checked only on candidates.
+  [[nodiscard]] std::size_t match(std::string_view method, std::string_view path,
+                                  std::string_view host) const noexcept;
+
+  // True when the route is a health route: its exact path is health.path.
+  // While draining, such a route answers 503 with Connection: close.
+  [[nodiscard]] bool is_health(std::size_t route) const noexcept {
+    return route < health_.size() && health_[route];
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return filters_.size(); }
+
+ private:
+  struct Filter {
+    std::vector<std::string> methods;  // empty = every method
+    HostPattern host;
+  };
+  // A route that is not an exact path: a prefix, or any path.
+  struct ScannedRoute {
+    std::uint32_t route;
+    bool any_path;
+    std::string prefix;
+  };
+  // Hashes string_views so that find() takes the request's bytes as they are.
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view path) const noexcept {
+      return std::hash<std::string_view>{}(path);
+    }
+  };
+
+  [[nodiscard]] bool passes(std::uint32_t route, std::string_view method,
+                            std::string_view host) const noexcept;
+
+  // Exact path -> the routes with that path, in file order.
+  std::unordered_map<std::string, std::vector<std::uint32_t>, PathHash, std::equal_to<>> exact_;
+  std::vector<ScannedRoute> scanned_;  // in file order
+  std::vector<Filter> filters_;        // by route index
+  std::vector<bool> health_;           // by route index
+};
+
+// The path a route compares, taken from a request target without copying
+// (RFC 9112 §3.2): origin-form "/a/b?x" -> "/a/b"; absolute-form
+// "http://h/a?b" -> "/a" ("http://h" -> "/", RFC 9110 §4.2.3);
+// asterisk-form "*" -> "*"; authority-form "h:443" (CONNECT) and anything
+// else -> "". The path is not decoded or normalised: routes compare bytes.
+std::string_view request_path(std::string_view target) noexcept;
+
+}  // namespace hellod

@@ -1,0 +1,253 @@
+#include "route_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "route_match.hpp"
+
+// Every operator new in this test binary is counted, so a test can prove
+// that matching allocates nothing.
+namespace {
+std::atomic<std::size_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+// GCC sees free() of what its built-in operator new returned; here both are
+// ours, and the pair matches.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+void operator delete(void* memory, std::size_t /*size*/) noexcept {
+  std::free(memory);
+}
+#pragma GCC diagnostic pop
+
+namespace hellod {
+namespace {
+
+using Kind = RouteMatch::PathKind;
+constexpr std::size_t kNone = RouteTable::kNoRoute;
+
+RouteConfig route(Kind kind, std::string path, std::vector<std::string> methods = {},
+                  std::string host = {}) {
+  RouteConfig r;
+  r.match = RouteMatch{kind, std::move(path), std::move(methods), std::move(host)};
+  return r;
+}
+RouteConfig exact(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
+  return route(Kind::exact, std::move(path), std::move(methods), std::move(host));
+}
+RouteConfig prefix(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
+  return route(Kind::prefix, std::move(path), std::move(methods), std::move(host));
+}
+RouteConfig any(std::vector<std::string> methods = {}, std::string host = {}) {
+  return route(Kind::any, "", std::move(methods), std::move(host));
+}
+
+// --- request_path ---------------------------------------------------------
+
+TEST(RequestPath, OriginForm) {
+  EXPECT_EQ(request_path("/"), "/");
+  EXPECT_EQ(request_path("/a/b"), "/a/b");
+  EXPECT_EQ(request_path("/a/b?x=1&y"), "/a/b");
+  EXPECT_EQ(request_path("/a?"), "/a");
+  EXPECT_EQ(request_path("/a#frag"), "/a");
+  EXPECT_EQ(request_path("/a%20b/../c"), "/a%20b/../c");  // bytes as sent: not decoded
+}
+
+TEST(RequestPath, AbsoluteForm) {
+  EXPECT_EQ(request_path("http://h/a?b"), "/a");
+  EXPECT_EQ(request_path("http://example.com:8080/x/y"), "/x/y");
+  EXPECT_EQ(request_path("HTTPS://h/s"), "/s");
+  // RFC 9110 §4.2.3: an empty path is "/".
+  EXPECT_EQ(request_path("http://h"), "/");
+  EXPECT_EQ(request_path("http://h?q"), "/");
+  EXPECT_EQ(request_path("http://h:80"), "/");
+}
+
+TEST(RequestPath, AsteriskAuthorityAndJunk) {
+  EXPECT_EQ(request_path("*"), "*");
+  EXPECT_EQ(request_path("example.com:443"), "");
+  EXPECT_EQ(request_path(""), "");
+  EXPECT_EQ(request_path("a/b"), "");
+  EXPECT_EQ(request_path("://h/a"), "");
+  EXPECT_EQ(request_path("1http://h/a"), "");
+}
+
+TEST(RequestPath, ReturnsAViewIntoTheTarget) {
+  const std::string target = "/abc?d";
+  EXPECT_EQ(request_path(target).data(), target.data());
+}
+
+// --- the table ---------------------------------------------------------------
+
+RouteTable table_of(const std::vector<RouteConfig>& routes, std::string_view health = {}) {
+  return RouteTable(routes, health);
+}
+
+TEST(RouteTableTest, NoRoutesMeansTheTopLevelResponse) {
+  const RouteTable table;
+  EXPECT_EQ(table.size(), 0U);
+  EXPECT_EQ(table.match("GET", "/", "h"), kNone);
+  EXPECT_FALSE(table.is_health(0));
+  EXPECT_FALSE(table.is_health(kNone));
+}
+
+TEST(RouteTableTest, ExactPathIsComparedByteForByte) {
+  const auto table = table_of({exact("/healthz"), exact("/robots.txt")});
+  EXPECT_EQ(table.match("GET", "/healthz", "h"), 0U);
+  EXPECT_EQ(table.match("GET", "/robots.txt", "h"), 1U);
+  EXPECT_EQ(table.match("GET", "/healthz/", "h"), kNone);
+  EXPECT_EQ(table.match("GET", "/Healthz", "h"), kNone);
+  EXPECT_EQ(table.match("GET", "/%68ealthz", "h"), kNone);
+  EXPECT_EQ(table.match("GET", "/health", "h"), kNone);
+  EXPECT_EQ(table.match("GET", "", "h"), kNone);
+}
+
+TEST(RouteTableTest, PrefixMatchesEveryPathStartingWithIt) {
+  const auto table = table_of({prefix("/api/")});
+  EXPECT_EQ(table.match("GET", "/api/", "h"), 0U);
+  EXPECT_EQ(table.match("GET", "/api/v1/x", "h"), 0U);
+  EXPECT_EQ(table.match("GET", "/api", "h"), kNone);
+  EXPECT_EQ(table.match("GET", "/apix", "h"), kNone);
+}
+
+TEST(RouteTableTest, AnyPathRouteMatchesAsteriskAndNoPath) {
+  const auto table = table_of({exact("/a"), prefix("/"), any({"OPTIONS", "CONNECT"})});
+  EXPECT_EQ(table.match("OPTIONS", "*", "h"), 2U);
+  EXPECT_EQ(table.match("CONNECT", "", "h"), 2U);
+  EXPECT_EQ(table.match("OPTIONS", "/x", "h"), 1U);
+  EXPECT_EQ(table.match("GET", "*", "h"), kNone);
+  EXPECT_EQ(table_of({exact("/a"), prefix("/")}).match("OPTIONS", "*", "h"), kNone);
+}
+
+TEST(RouteTableTest, FirstMatchInFileOrderWins) {
+  // A prefix before an exact path answers for it, and the other way round.
+  EXPECT_EQ(table_of({prefix("/a"), exact("/a/b")}).match("GET", "/a/b", "h"), 0U);
+  EXPECT_EQ(table_of({exact("/a/b"), prefix("/a")}).match("GET", "/a/b", "h"), 0U);
+  EXPECT_EQ(table_of({exact("/a/b"), prefix("/a")}).match("GET", "/a/c", "h"), 1U);
+  EXPECT_EQ(
+      table_of({prefix("/a/", {"POST"}), exact("/a/b"), prefix("/")}).match("GET", "/a/b", "h"),
+      1U);
+  EXPECT_EQ(table_of({any({"DELETE"}), exact("/x"), any()}).match("DELETE", "/x", "h"), 0U);
+  EXPECT_EQ(table_of({any({"DELETE"}), exact("/x"), any()}).match("GET", "/x", "h"), 1U);
+  EXPECT_EQ(table_of({any({"DELETE"}), exact("/x"), any()}).match("GET", "/y", "h"), 2U);
+  // The longer prefix does not win by length: file order does.
+  EXPECT_EQ(table_of({prefix("/a"), prefix("/a/b")}).match("GET", "/a/b/c", "h"), 0U);
+}
+
+TEST(RouteTableTest, SameExactPathPerHost) {
+  const auto table =
+      table_of({exact("/", {}, "a.example.com"), exact("/", {}, "*.example.com"), exact("/")});
+  EXPECT_EQ(table.match("GET", "/", "a.example.com"), 0U);
+  EXPECT_EQ(table.match("GET", "/", "b.example.com"), 1U);
+  EXPECT_EQ(table.match("GET", "/", "example.com"), 2U);
+  EXPECT_EQ(table.match("GET", "/", ""), 2U);
+}
+
+TEST(RouteTableTest, MethodsAreCaseSensitiveAndHeadIsNotImplied) {
+  const auto table = table_of({exact("/a", {"GET"}), exact("/a", {"HEAD", "POST"})});
+  EXPECT_EQ(table.match("GET", "/a", "h"), 0U);
+  EXPECT_EQ(table.match("HEAD", "/a", "h"), 1U);
+  EXPECT_EQ(table.match("POST", "/a", "h"), 1U);
+  EXPECT_EQ(table.match("get", "/a", "h"), kNone);
+  EXPECT_EQ(table.match("PUT", "/a", "h"), kNone);
+}
+
+TEST(RouteTableTest, HostWithPortCaseAndWildcard) {
+  const auto table = table_of(
+      {prefix("/", {}, "*.example.com"), prefix("/", {}, "example.com"), prefix("/", {}, "[::1]")});
+  EXPECT_EQ(table.match("GET", "/", "a.example.com:8080"), 0U);
+  EXPECT_EQ(table.match("GET", "/", "A.B.Example.COM"), 0U);
+  EXPECT_EQ(table.match("GET", "/", "EXAMPLE.com:80"), 1U);
+  EXPECT_EQ(table.match("GET", "/", "example.com."), 1U);
+  EXPECT_EQ(table.match("GET", "/", "[::1]:8080"), 2U);
+  EXPECT_EQ(table.match("GET", "/", "[::2]:8080"), kNone);
+  EXPECT_EQ(table.match("GET", "/", "notexample.com"), kNone);
+  EXPECT_EQ(table.match("GET", "/", ""), kNone);
+}
+
+TEST(RouteTableTest, HealthRoutesAreThoseWithTheHealthPath) {
+  const auto table =
+      table_of({exact("/healthz", {}, "a.org"), prefix("/healthz"), exact("/healthz"), exact("/x")},
+               "/healthz");
+  EXPECT_TRUE(table.is_health(0));
+  EXPECT_FALSE(table.is_health(1));  // a prefix is never the health route
+  EXPECT_TRUE(table.is_health(2));
+  EXPECT_FALSE(table.is_health(3));
+  EXPECT_FALSE(table.is_health(kNone));
+  EXPECT_FALSE(table_of({exact("/healthz")}).is_health(0));
+}
+
+std::vector<RouteConfig> many_exact_routes(std::size_t count) {
+  std::vector<RouteConfig> routes;
+  routes.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) routes.push_back(exact("/r" + std::to_string(i)));
+  return routes;
+}
+
+TEST(RouteTableTest, AThousandExactRoutesEachFindTheirOwn) {
+  const auto table = table_of(many_exact_routes(1000));
+  for (std::size_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(table.match("GET", "/r" + std::to_string(i), "h"), i);
+  }
+  EXPECT_EQ(table.match("GET", "/r1000", "h"), kNone);
+}
+
+TEST(RouteTableTest, MatchingAllocatesNothing) {
+  auto routes = many_exact_routes(100);
+  routes.push_back(prefix("/api/", {"GET", "HEAD"}, "*.example.com"));
+  routes.push_back(exact("/a-rather-long-path-beyond-any-small-string-buffer/x", {"GET"}));
+  routes.push_back(any({"OPTIONS"}));
+  const RouteTable table(routes, "/r1");
+  const std::string long_path = "/a-rather-long-path-beyond-any-small-string-buffer/x";
+  const std::size_t before = g_allocations.load();
+  std::size_t found = 0;
+  for (int i = 0; i < 100; ++i) {
+    found += table.match("GET", "/r50", "host:80");
+    found += table.match("GET", "/api/v1", "x.example.com");
+    found += table.match("GET", long_path, "[::1]:80");
+    found += table.match("OPTIONS", "*", "");
+    found += table.match("GET", "/nowhere/at/all", "a.b");
+    found += static_cast<std::size_t>(table.is_health(1));
+    found += request_path("http://h/a?b").size();
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0U);
+  EXPECT_GT(found, 0U);
+}
+
+// Not a timed assertion (unit tests never assert on time): a report of the
+// cost of one match with 1, 10 and 1,000 exact routes, as a regression hint.
+TEST(RouteTableTest, ReportsMatchCostByRouteCount) {
+  constexpr int kMatches = 200'000;
+  for (const std::size_t count : {1U, 10U, 1000U}) {
+    const auto table = table_of(many_exact_routes(count));
+    const std::string hit = "/r" + std::to_string(count / 2);
+    std::size_t sink = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kMatches; ++i) sink += table.match("GET", hit, "example.com:8080");
+    const std::chrono::duration<double, std::nano> elapsed =
+        std::chrono::steady_clock::now() - start;
+    std::printf("route match, %zu exact routes: %.1f ns per match (%zu)\n", count,
+                elapsed.count() / kMatches, sink);
+    RecordProperty("ns_per_match_" + std::to_string(count),
+                   std::to_string(elapsed.count() / kMatches));
+  }
+}
+
+}  // namespace
+}  // namespace hellod
