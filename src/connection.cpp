@@ -224,10 +224,13 @@ bool Connection::answer(const ParseEvent& event) {
     throw std::runtime_error("test hook: the request path threw");
   }
 #endif
-  const Config& config = loop_.snapshot->config;
-  const Reply reply =
-      reply_for(event, ReplyContext{requests_, config.limits.keepalive_requests, loop_.draining},
-                *loop_.responses);
+  const Snapshot& snapshot = *loop_.snapshot;
+  ReplyContext context{requests_, snapshot.config.limits.keepalive_requests, loop_.draining};
+  if (is_request) {
+    context.route = route_of(snapshot.routes, parser_);
+    context.health_failing = loop_.health_failing && snapshot.routes.is_health(context.route);
+  }
+  const Reply reply = reply_for(event, context, *loop_.responses);
   queue(reply);
   if (reply.close_after) phase_ = Phase::finishing;
   if (is_request) {

@@ -8,8 +8,9 @@ namespace hellod {
 namespace {
 
 FieldMask captures_for(const Config& config) {
-  const bool any_host = std::any_of(config.routes.begin(), config.routes.end(),
-                                    [](const RouteConfig& route) { return !route.match.host.empty(); });
+  const bool any_host =
+      std::any_of(config.routes.begin(), config.routes.end(),
+                  [](const RouteConfig& route) { return !route.match.host.empty(); });
   bool target = !config.routes.empty() || config.log.access;
 #ifdef HELLOD_TEST_HOOKS
   target = true;  // the throwing test target (connection.cpp)

@@ -17,10 +17,6 @@
 namespace hellod {
 namespace {
 
-// Tick of the shutdown progress check, and how much more time each tick
-// asks the service manager for while connections are still finishing.
-constexpr std::uint64_t kShutdownTickMs = 1000;
-constexpr std::chrono::microseconds kShutdownExtension{5'000'000};
 // Descriptors hellod needs beyond its connections: listeners, the journal,
 // the event loops' own.
 constexpr rlim_t kReservedDescriptors = 16;
@@ -95,7 +91,7 @@ struct SupervisorCallbacks {
       } else if (signal == SIGUSR2) {
         self.block_a_worker(self.workers_.size() - 1);
       } else {
-        self.begin_shutdown();
+        self.on_stop_signal();
       }
     });
   }
@@ -116,9 +112,7 @@ struct SupervisorCallbacks {
   static void on_watchdog(uv_timer_t* handle) {
     guarded([&] { of(handle).on_watchdog_tick(); });
   }
-  static void on_shutdown_tick(uv_timer_t* handle) {
-    guarded([&] { of(handle).on_shutdown_tick(); });
-  }
+
   static void on_closed(uv_handle_t* /*handle*/) {}
 };
 
@@ -217,6 +211,7 @@ Status Supervisor::start_loop() {
   }
   if (status == 0) status = uv_timer_init(&loop_, &watchdog_timer_);
   if (status == 0) status = uv_timer_init(&loop_, &shutdown_timer_);
+  if (status == 0) status = uv_timer_init(&loop_, &drain_timer_);
   if (status < 0)
     return Error{fmt::format("cannot start the control loop: {}", uv_strerror(status))};
   loop_started_ = true;
@@ -250,55 +245,12 @@ std::string Supervisor::describe() const {
                      socket_activated_ ? " (socket-activated)" : "");
 }
 
-void Supervisor::begin_shutdown() {
-  if (shutting_down_) {
-    spdlog::warn("second stop signal: closing every connection now");
-    for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
-    return;
-  }
-  shutting_down_ = true;
-  shutdown_started_ms_ = monotonic_ms();
-  last_open_ = open_connections();
-  last_requests_ = requests_served();
-  const std::string text = fmt::format("stopping: draining {} connection(s)", last_open_);
-  spdlog::info("{}", text);
-  systemd::notify_stopping(text);
-  uv_timer_stop(&watchdog_timer_);
-  for (auto& worker : workers_) worker->post([](Worker& w) { w.drain(); });
-  if (const int status = uv_timer_start(&shutdown_timer_, SupervisorCallbacks::on_shutdown_tick,
-                                        kShutdownTickMs, kShutdownTickMs);
-      status < 0) {
-    spdlog::error("cannot time the shutdown: {}", uv_strerror(status));
-  }
-}
-
-// While draining: past timeouts.shutdown close what is left; before that,
-// ask systemd for more time whenever connections are still finishing.
-void Supervisor::on_shutdown_tick() {
-  const auto elapsed = monotonic_ms() - shutdown_started_ms_;
-  if (elapsed >= static_cast<std::uint64_t>(config_.timeouts.shutdown.count())) {
-    spdlog::warn("timeouts.shutdown passed: closing {} remaining connection(s)",
-                 open_connections());
-    for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
-    uv_timer_stop(&shutdown_timer_);
-    return;
-  }
-  const std::uint32_t open = open_connections();
-  const std::uint64_t requests = requests_served();
-  if (open < last_open_ || requests > last_requests_) {
-    systemd::notify_extend_timeout(kShutdownExtension);
-    systemd::notify_status(fmt::format("stopping: {} connection(s) left", open));
-  }
-  last_open_ = open;
-  last_requests_ = requests;
-}
-
 void Supervisor::on_worker_finished() {
   // Sends of one uv_async_t may coalesce, so count the finished workers.
   if (finished_workers_.load() == workers_.size()) close_handles();
 }
 
-std::array<uv_handle_t*, 9> Supervisor::control_handles() {
+std::array<uv_handle_t*, 10> Supervisor::control_handles() {
   return {reinterpret_cast<uv_handle_t*>(&worker_finished_),
           reinterpret_cast<uv_handle_t*>(&worker_reported_),
           reinterpret_cast<uv_handle_t*>(&sighup_),
@@ -307,7 +259,8 @@ std::array<uv_handle_t*, 9> Supervisor::control_handles() {
           reinterpret_cast<uv_handle_t*>(&sigusr1_),
           reinterpret_cast<uv_handle_t*>(&sigusr2_),
           reinterpret_cast<uv_handle_t*>(&watchdog_timer_),
-          reinterpret_cast<uv_handle_t*>(&shutdown_timer_)};
+          reinterpret_cast<uv_handle_t*>(&shutdown_timer_),
+          reinterpret_cast<uv_handle_t*>(&drain_timer_)};
 }
 
 void Supervisor::close_handles() {

@@ -49,6 +49,7 @@ class Supervisor {
 
  private:
   friend struct SupervisorCallbacks;
+  friend struct SupervisorStopCallbacks;
 
   Status start(Config config);
   Result<WorkerSockets> open_sockets(const Config& config);
@@ -61,6 +62,9 @@ class Supervisor {
   void settle_reload();
   void finish_reload(const Status& outcome);
   void report(unsigned worker, Status status);
+  void on_stop_signal();
+  void begin_drain();
+  void on_drain_tick();
   void begin_shutdown();
   void on_shutdown_tick();
   void on_worker_finished();
@@ -68,7 +72,7 @@ class Supervisor {
   void block_a_worker(std::size_t index);
   void close_handles();
   void remove_unix_socket_files() const;
-  std::array<uv_handle_t*, 9> control_handles();
+  std::array<uv_handle_t*, 10> control_handles();
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] std::uint32_t open_connections() const;
   [[nodiscard]] std::uint64_t requests_served() const;
@@ -80,7 +84,10 @@ class Supervisor {
   // config_.listen entry in order (port 0 resolved), or the inherited sockets.
   std::vector<std::string> serving_;
   bool socket_activated_ = false;
-  bool shutting_down_ = false;
+  // serving -> draining (health routes fail, everything else is served,
+  // only with health.drain) -> stopping (graceful shutdown) -> closing.
+  enum class Stop : unsigned char { serving, draining, stopping, closing };
+  Stop stop_ = Stop::serving;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const Snapshot> snapshot_;  // what every worker serves
   std::unique_ptr<ReloadPlan> reload_;        // the reload waiting for workers, if any
@@ -97,6 +104,8 @@ class Supervisor {
   uv_signal_t sigusr2_{};
   uv_timer_t watchdog_timer_{};
   uv_timer_t shutdown_timer_{};
+  uv_timer_t drain_timer_{};
+  std::uint64_t drain_ends_ms_ = 0;
   std::optional<std::chrono::microseconds> watchdog_;
   std::uint64_t last_ping_ms_ = 0;
   std::uint64_t shutdown_started_ms_ = 0;

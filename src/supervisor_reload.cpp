@@ -41,7 +41,7 @@ std::vector<std::string> names_of(const std::vector<ListenAddress>& addresses) {
 // thrown, or systemd 253+ would wait for the reload until it times out
 // (sd_notify(3), "RELOADING=1").
 void Supervisor::reload() {
-  if (shutting_down_) return;
+  if (stop_ != Stop::serving) return;  // what stops now serves what it has
   if (reload_ != nullptr) {
     reload_again_ = true;  // one reload at a time; this one reads the file afterwards
     return;

@@ -48,6 +48,8 @@ class Worker final : public ConnectionOwner {
   Status adopt(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenSocket> added);
   void remove_listeners(const std::vector<std::string>& names);
   void restore(std::shared_ptr<const Snapshot> previous, const std::vector<std::string>& added);
+  // The drain period before a stop: health routes answer 503 and close.
+  void fail_health() { context_.health_failing = true; }
   void drain();
   void force_close();
 
