@@ -23,6 +23,7 @@ Prints the tables and writes results/latest.json and results/latest.svg.
 """
 
 import argparse
+import concurrent.futures
 import glob
 import json
 import os
@@ -362,26 +363,34 @@ class Bench:
                 "top_functions": top[:40], "profile": kept}
 
     def run_callgrind(self):
+        """Every server and supported variant under callgrind, as many at once as
+        there are CPUs: instruction counts do not depend on where a process runs
+        or what runs beside it, so these servers are not pinned."""
         a = self.args
-        server_cpus, _ = self.placement(1)
-        factories = {
-            "hellod": lambda: Hellod(a.hellod, 1, cpus=server_cpus),
+        jobs = [
+            ("hellod", lambda: Hellod(a.hellod, 1), a.callgrind_requests),
             # One process: the same serving code as a worker, and one profile.
-            "nginx": lambda: Nginx(1, cpus=server_cpus, master_process=False),
+            ("nginx", lambda: Nginx(1, master_process=False), a.callgrind_requests),
             # Without its switch to nobody: see servers.H2o.
-            "h2o": lambda: H2o(1, cpus=server_cpus, stay_root=True),
-        }
-        for name, factory in factories.items():
-            self.summary.setdefault("callgrind", {})[name] = self.callgrind_measure(
-                factory, name, a.callgrind_requests)
+            ("h2o", lambda: H2o(1, stay_root=True), a.callgrind_requests),
+        ]
         for variant in self.supported_variants():
-            self.summary["callgrind"][f"hellod:{variant.name}"] = self.callgrind_measure(
-                lambda v=variant: v.hellod(a.hellod, server_cpus), f"hellod:{variant.name}",
-                a.variant_callgrind_requests)
+            jobs.append((f"hellod:{variant.name}", lambda v=variant: v.hellod(a.hellod),
+                         a.variant_callgrind_requests))
             if variant.with_nginx:
-                self.summary["callgrind"][f"nginx:{variant.name}"] = self.callgrind_measure(
-                    lambda v=variant: v.nginx(server_cpus, master_process=False),
-                    f"nginx:{variant.name}", a.variant_callgrind_requests)
+                jobs.append((f"nginx:{variant.name}",
+                             lambda v=variant: v.nginx(master_process=False),
+                             a.variant_callgrind_requests))
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(self.cpus))
+        try:
+            futures = [(key, pool.submit(self.callgrind_measure, factory, key, requests))
+                       for key, factory, requests in jobs]
+            results = {key: future.result() for key, future in futures}
+        finally:
+            # On an error or a signal, stop waiting: cleanup() then stops the
+            # servers, which ends whatever clients the other jobs still run.
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.summary["callgrind"] = {key: results[key] for key, _, _ in jobs}
 
     def summarize_variants(self):
         """summary["variants"]: each variant's figures and its ratios to the baseline."""
@@ -410,16 +419,26 @@ class Bench:
         self.summary["variants"] = table
 
     def variant_figures(self, baseline_key, key):
+        """A variant's medians, and its ratio to the baseline: the median over
+        rounds of variant / baseline in the same round (neighbours in time, so
+        a machine whose load drifts moves both)."""
         figures = {}
         for scenario in VARIANT_SCENARIOS:
             medians = self.summary.get(scenario, {}).get(key)
-            base = self.summary.get(scenario, {}).get(baseline_key)
-            if medians:
-                figures[f"{scenario}.rps"] = medians["rps"]
-                figures[f"{scenario}.rps_per_cpu"] = medians["rps_per_cpu"]
-                if base and base["rps_per_cpu"] and medians["rps_per_cpu"]:
-                    figures[f"{scenario}.rps_per_cpu_vs_baseline"] = (
-                        medians["rps_per_cpu"] / base["rps_per_cpu"])
+            if not medians:
+                continue
+            figures[f"{scenario}.rps"] = medians["rps"]
+            figures[f"{scenario}.rps_per_cpu"] = medians["rps_per_cpu"]
+            ratios = []
+            for run in self.runs:
+                if run["workers"] != 1 or run["scenario"] != scenario or run["key"] != key:
+                    continue
+                base = [r for r in self.runs if r["workers"] == 1 and r["scenario"] == scenario
+                        and r["key"] == baseline_key and r["round"] == run["round"]]
+                if base and base[0]["rps_per_cpu"] and run["rps_per_cpu"]:
+                    ratios.append(run["rps_per_cpu"] / base[0]["rps_per_cpu"])
+            if ratios:
+                figures[f"{scenario}.rps_per_cpu_vs_baseline"] = statistics.median(ratios)
         profile = self.summary.get("callgrind", {}).get(key)
         base_profile = self.summary.get("callgrind", {}).get(baseline_key)
         if profile:
@@ -616,12 +635,12 @@ def parse_args(argv):
     parser.add_argument("--variants", default=os.path.join(BENCH_DIR, "variants.yaml"),
                         help="hellod configuration variants (YAML; 'none' for none)")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for memory")
-    parser.add_argument("--strace-requests", type=int, default=20000)
+    parser.add_argument("--strace-requests", type=int, default=10000)
     parser.add_argument("--strace-connections", type=int, default=5000)
     parser.add_argument("--strace-concurrency", type=int, default=8)
-    parser.add_argument("--callgrind-requests", type=int, default=10000)
+    parser.add_argument("--callgrind-requests", type=int, default=5000)
     parser.add_argument("--variant-callgrind-requests", type=int, default=5000)
-    parser.add_argument("--callgrind-base", type=int, default=500)
+    parser.add_argument("--callgrind-base", type=int, default=300)
     parser.add_argument("--alloc-requests", type=int, default=100000)
     parser.add_argument("--alloc-connections", type=int, default=10000)
     parser.add_argument("--start-timeout", type=float, default=60)
@@ -634,6 +653,7 @@ def parse_args(argv):
         args.idle = min(args.idle, 2000)
         args.strace_requests = min(args.strace_requests, 4000)
         args.strace_connections = min(args.strace_connections, 1000)
+        args.callgrind_base = min(args.callgrind_base, 200)
         args.callgrind_requests = min(args.callgrind_requests, 2000)
         args.variant_callgrind_requests = min(args.variant_callgrind_requests, 2000)
         args.alloc_requests = min(args.alloc_requests, 20000)
