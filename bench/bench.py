@@ -274,7 +274,8 @@ class Bench:
                 "bytes_per_connection": (after - before) * 1024 / count}
 
     def strace(self, server, client_cmd):
-        """System calls the server makes while client_cmd runs: (total, by name)."""
+        """System calls the server makes while client_cmd runs: (total, by name,
+        failed by name)."""
         out = os.path.join(server.dir, "strace.txt")
         err_path = os.path.join(server.dir, "strace.err")
         targets = server.serving_pids()
@@ -303,15 +304,15 @@ class Bench:
             self.start(server)
             try:
                 ab = ["ab", "-k", "-n", str(n), "-c", str(a.strace_concurrency), self.url(server)]
-                keepalive_total, keepalive_calls = self.strace(server, ab)
+                keepalive_total, keepalive_calls, keepalive_errors = self.strace(server, ab)
                 pipe = [sys.executable, os.path.join(BENCH_DIR, "clients.py"), "batches",
                         str(server.port), str(batches), str(a.depth), str(a.strace_concurrency)]
-                batch_total, batch_calls = self.strace(server, pipe)
+                batch_total, batch_calls, batch_errors = self.strace(server, pipe)
                 # Without -k, ab speaks HTTP/1.0 without keep-alive: one request
                 # per connection, which the server closes after its response.
                 one_shot = ["ab", "-n", str(connections), "-c", str(a.strace_concurrency),
                             self.url(server)]
-                close_total, close_calls = self.strace(server, one_shot)
+                close_total, close_calls, close_errors = self.strace(server, one_shot)
             finally:
                 self.stop(server)
             self.summary.setdefault("syscalls", {})[server.name] = {
@@ -320,7 +321,12 @@ class Bench:
                 "per_connection": close_total / connections,
                 "keepalive_by_name": {k: v / n for k, v in keepalive_calls.items()},
                 "pipelined_by_name": {k: v / batches for k, v in batch_calls.items()},
-                "connection_by_name": {k: v / connections for k, v in close_calls.items()}}
+                "connection_by_name": {k: v / connections for k, v in close_calls.items()},
+                # Calls that returned an error (EAGAIN, ENOENT...), per the same unit.
+                "keepalive_errors_by_name": {k: v / n for k, v in keepalive_errors.items()},
+                "pipelined_errors_by_name": {k: v / batches for k, v in batch_errors.items()},
+                "connection_errors_by_name": {k: v / connections
+                                              for k, v in close_errors.items()}}
             print(f"  syscalls {server.name}: {keepalive_total / n:.2f} per keep-alive request, "
                   f"{batch_total / batches:.2f} per batch of {a.depth}, "
                   f"{close_total / connections:.2f} per one-shot connection", flush=True)
@@ -381,6 +387,9 @@ class Bench:
                 jobs.append((f"nginx:{variant.name}",
                              lambda v=variant: v.nginx(master_process=False),
                              a.variant_callgrind_requests))
+        self.notes.append("h2o runs under callgrind with `user: root`: valgrind's output file "
+                          "and callgrind_control's FIFOs belong to the user it starts as, which "
+                          "h2o's switch to nobody would leave it unable to use (servers.H2o)")
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(self.cpus))
         try:
             futures = [(key, pool.submit(self.callgrind_measure, factory, key, requests))
@@ -459,6 +468,9 @@ class Bench:
     def run(self):
         a = self.args
         started = time.monotonic()
+        # Other work on the machine moves req/s (not instructions, syscalls or
+        # allocations): the load average says how much there was.
+        self.load = {"start": os.getloadavg()}
         counts = []
         self.worker_labels = {}
         for spec in a.workers.split(","):
@@ -493,12 +505,15 @@ class Bench:
             self.phase("callgrind", "callgrind: valgrind --tool=callgrind (slow)",
                        self.run_callgrind)
         self.summarize_variants()
+        self.load["end"] = os.getloadavg()
         self.elapsed = time.monotonic() - started
 
     def write(self):
         a = self.args
-        caption = (f"{time.strftime('%Y-%m-%d %H:%M')}, {len(self.cpus)} CPUs, "
-                   f"{a.rounds} rounds x {a.duration}s, wrk -c{a.connections}")
+        load = max(self.load["start"][0], self.load["end"][0])
+        caption = (f"{time.strftime('%Y-%m-%d %H:%M')}, {len(self.cpus)} CPUs "
+                   f"(load average up to {load:.1f}), {a.rounds} rounds x {a.duration}s, "
+                   f"wrk -c{a.connections}")
         table = report.format_table(self.summary)
         variant_table = report.format_variant_table(self.summary)
         print()
@@ -517,6 +532,7 @@ class Bench:
         document = {"caption": caption, "command": " ".join(sys.argv), "cpus": self.cpus,
                     "options": vars(a), "elapsed_seconds": round(self.elapsed, 1),
                     "phase_seconds": self.phase_seconds, "versions": versions(a.hellod),
+                    "load_average": self.load,
                     "summary": self.summary, "runs": self.runs, "notes": self.notes,
                     "table": table.splitlines(), "variant_table": variant_table.splitlines()}
         report.write_json(os.path.join(a.out, "latest.json"), document)
@@ -544,19 +560,22 @@ def versions(hellod):
 
 
 def parse_strace(text):
-    """strace -c's table -> (total calls, {syscall: calls})."""
-    calls, total = {}, 0
+    """strace -c's table -> (total calls, {syscall: calls}, {syscall: failed calls})."""
+    calls, errors, total = {}, {}, 0
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 5 or not fields[0][0].isdigit():
             continue
         name = fields[-1]
         count = int(fields[3])
+        failed = int(fields[4]) if len(fields) == 6 else 0  # the errors column may be empty
         if name == "total":
             total = count
         else:
             calls[name] = count
-    return total, calls
+            if failed:
+                errors[name] = failed
+    return total, calls, errors
 
 
 def callgrind_total(path):
