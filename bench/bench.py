@@ -45,7 +45,7 @@ from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = ("keepalive", "pipelined", "close")
 VARIANT_SCENARIOS = ("keepalive", "pipelined")
-MEDIAN_FIELDS = ("rps", "rps_per_cpu", "p50_ms", "p99_ms")
+MEDIAN_FIELDS = ("rps", "rps_per_cpu", "p50_ms", "p99_ms", "written_per_request")
 
 
 class Bench:
@@ -133,9 +133,11 @@ class Bench:
         if client_cpus:
             cmd = ["taskset", "-c", ",".join(map(str, client_cpus))] + cmd
         cpu_before = servers.cpu_seconds(server.all_pids())
+        written_before = servers.written_bytes(server.all_pids())
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30,
                              check=True).stdout
         cpu = servers.cpu_seconds(server.all_pids()) - cpu_before
+        written = servers.written_bytes(server.all_pids()) - written_before
         server.check_alive()
         line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
         result = json.loads(line.split(" ", 1)[1])
@@ -150,19 +152,44 @@ class Bench:
                 "rps_per_cpu": result["requests"] / cpu if cpu > 0 else None,
                 "p50_ms": result["latency_us"]["p50"] / 1000,
                 "p99_ms": result["latency_us"]["p99"] / 1000,
+                # Responses and anything else written (an access log): wchar.
+                "written_per_request": written / result["requests"] if result["requests"] else None,
                 "errors": errors}
 
     def check_variants(self):
-        """Asks this build's --check-config about each variant; notes the refusals."""
+        """Which variants this build can run: --check-config must accept the
+        configuration, and a server started with it must answer GET /p1 with
+        the baseline's body (and serve metrics, if it turns them on)."""
         for variant in self.variants:
             probe = self.made(variant.hellod(self.args.hellod))
             reason = probe.check_config()
             # hellod names the file; the temporary directory says nothing.
             variant.unsupported = reason and reason.replace(probe.config_path, "hellod.yaml")
+            if not variant.unsupported:
+                variant.unsupported = self.probe_variant(probe, variant)
             shutil.rmtree(probe.dir, ignore_errors=True)
             verdict = (f"not supported by this build ({variant.unsupported})"
-                       if variant.unsupported else "accepted")
+                       if variant.unsupported else "accepted and in effect")
             print(f"  {variant.name}: {verdict}", flush=True)
+
+    def probe_variant(self, server, variant):
+        """None when the started variant serves /p1 (and its metrics), else why not."""
+        self.start(server)
+        try:
+            status, body = variants_module.get(self.url(server))
+            if status != 200 or body.decode(errors="replace") != servers.BODY:
+                return (f"accepted by --check-config, but GET {PATH} answered {status} "
+                        f"{body[:40]!r}: not in effect yet")
+            url = variants_module.metrics_url(server)
+            if url:
+                status, body = variants_module.get(url)
+                self.summary.setdefault("metrics_scrapes", {})[variant.name] = {
+                    "url": url, "status": status, "bytes": len(body)}
+                if status != 200 or not body:
+                    return f"accepted by --check-config, but GET {url} answered {status}"
+        finally:
+            self.stop(server)
+        return None
 
     def supported_variants(self):
         return [variant for variant in self.variants if not variant.unsupported]
@@ -186,7 +213,6 @@ class Bench:
         for server, _ in entries:
             self.start(server)
         try:
-            self.check_metrics([server for server, _ in entries])
             if self.args.warmup:
                 for server, _ in entries:  # warm-up, not recorded
                     self.wrk(server, "keepalive", self.args.warmup, workers)
@@ -208,18 +234,6 @@ class Bench:
         finally:
             for server, _ in entries:
                 self.stop(server)
-
-    def check_metrics(self, started):
-        """A variant that turns metrics on must serve them: one scrape, recorded."""
-        for server in started:
-            if not isinstance(server, Hellod) or server.variant is None:
-                continue
-            url = variants_module.metrics_url(server)
-            if url:
-                status, size = variants_module.scrape(url)
-                self.summary.setdefault("metrics_scrapes", {})[server.variant] = {
-                    "url": url, "status": status, "bytes": size}
-                print(f"  {server.key}: GET {url} -> {status}, {size} bytes", flush=True)
 
     def summarize_throughput(self):
         grouped = {}
@@ -421,11 +435,25 @@ class Bench:
                 scrape = self.summary.get("metrics_scrapes", {}).get(variant.name)
                 if scrape:
                     entry["metrics_scrape"] = scrape
+                self.check_access_log(variant, entry)
             table[variant.name] = entry
         table["baseline"] = {"label": "baseline (1 response, metrics off, access log off)",
                              "hellod": self.variant_figures("hellod", "hellod"),
                              "nginx": self.variant_figures("nginx", "nginx")}
         self.summary["variants"] = table
+
+    def check_access_log(self, variant, entry):
+        """An access-log variant must write more per request than the baseline."""
+        if not variant.access_log:
+            return
+        written = entry["hellod"].get("keepalive.written_per_request")
+        base = self.summary.get("keepalive", {}).get("hellod", {}).get("written_per_request")
+        if written is None or base is None:
+            return
+        entry["access_log_bytes_per_request"] = written - base
+        if written - base < 16:
+            self.notes.append(f"{variant.name}: the access log is on but hellod wrote only "
+                              f"{written - base:.1f} bytes per request more than the baseline")
 
     def variant_figures(self, baseline_key, key):
         """A variant's medians, and its ratio to the baseline: the median over
@@ -438,6 +466,7 @@ class Bench:
                 continue
             figures[f"{scenario}.rps"] = medians["rps"]
             figures[f"{scenario}.rps_per_cpu"] = medians["rps_per_cpu"]
+            figures[f"{scenario}.written_per_request"] = medians["written_per_request"]
             ratios = []
             for run in self.runs:
                 if run["workers"] != 1 or run["scenario"] != scenario or run["key"] != key:

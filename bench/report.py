@@ -133,7 +133,8 @@ def format_table(summary):
 # ---- configuration variants (feature cost) -----------------------------------
 
 VARIANT_FIELDS = [("keepalive.rps_per_cpu", "ka req/cpu-s"), ("pipelined.rps_per_cpu",
-                  "pipe req/cpu-s"), ("instructions_per_request", "Ir/req")]
+                  "pipe req/cpu-s"), ("instructions_per_request", "Ir/req"),
+                  ("keepalive.written_per_request", "B written/req")]
 
 
 def variant_rows(summary):
@@ -149,7 +150,7 @@ def variant_rows(summary):
             label = f"{server}: {entry['label']}"
             if entry.get("supported") is False:
                 if server == "hellod":
-                    rows.append([label, entry["reason"]] + [""] * 7)
+                    rows.append([label, entry["reason"]] + [""] * (2 * len(VARIANT_FIELDS) + 1))
                 continue
             figures = entry.get(server)
             if not figures:
@@ -201,7 +202,8 @@ def format_variant_table(summary):
     header += ["target", ""]
     # An unsupported variant's reason spans the figure columns.
     reasons = {row[0]: row[1] for row in rows if row[1].startswith("not supported")}
-    blanked = [[row[0]] + [""] * 8 if row[0] in reasons else row for row in rows]
+    blanked = [[row[0]] + [""] * (len(header) - 1) if row[0] in reasons else row
+               for row in rows]
     width = max(len(row[0]) for row in [header] + rows)
     lines = layout(header, blanked).splitlines()
     for index, line in enumerate(lines):

@@ -69,6 +69,19 @@ def cpu_seconds(pids):
     return total / CLOCK_TICKS
 
 
+def written_bytes(pids):
+    """Bytes the given processes passed to write-family calls (wchar in /proc/PID/io)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                match = re.search(r"^wchar:\s+(\d+)", f.read(), re.M)
+        except FileNotFoundError:
+            continue
+        total += int(match.group(1)) if match else 0
+    return total
+
+
 def rss_kib(pids):
     """VmRSS summed over the given processes, in KiB."""
     total = 0

@@ -6,12 +6,14 @@ number of `location =` blocks. See variants.yaml for the file's keys.
 """
 
 import json
+import urllib.error
 import urllib.request
 
 import yaml
 
 from servers import BODY, CONTENT_TYPE, Hellod, Nginx, exact_paths
 
+NO_ROUTE_BODY = "no route\n"
 KEYS = {"name", "label", "hellod", "exact_routes", "nginx", "targets"}
 TARGET_KEYS = {"keepalive.rps_per_cpu", "pipelined.rps_per_cpu", "instructions_per_request"}
 
@@ -37,6 +39,8 @@ class Variant:
         if not isinstance(snippet, str):  # a map written inline instead of a block
             snippet = yaml.safe_dump(snippet)
         self.snippet = snippet + routes_snippet(self.exact_routes)
+        parsed = yaml.safe_load(self.snippet.replace("@FREE_PORT@", "0")) or {}
+        self.access_log = (parsed.get("log") or {}).get("access") not in (None, False)
         self.unsupported = None  # hellod's message when this build refuses the configuration
 
     def hellod(self, binary, cpus=None):
@@ -48,10 +52,16 @@ class Variant:
 
 
 def routes_snippet(count):
-    """`routes:` with count exact paths, each answering the baseline's response."""
+    """`routes:` with count exact paths, each answering the baseline's response.
+
+    The default response becomes a 404, as behind a real route table: a
+    build that accepts `routes:` but does not serve them yet answers GET /p1
+    with it, and the benchmark notices instead of measuring nothing.
+    """
     if count <= 0:
         return ""
-    lines = ["routes:"]
+    lines = [f"response: {{status: 404, content_type: \"{CONTENT_TYPE}\", "
+             f"body: {json.dumps(NO_ROUTE_BODY)}}}", "routes:"]
     for path in exact_paths(count):
         lines.append(f"  - name: r{path[2:]}")
         lines.append(f"    match: {{path: {path}}}")
@@ -84,10 +94,12 @@ def metrics_url(server):
     return f"http://{address}{metrics.get('path', '/metrics')}"
 
 
-def scrape(url):
-    """(HTTP status, body bytes) of one GET, bounded in time; proof that metrics are on."""
+def get(url):
+    """(HTTP status or error text, body) of one GET, bounded in time."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, len(response.read())
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
     except OSError as error:
-        return str(error), 0
+        return str(error), b""
