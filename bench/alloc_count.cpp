@@ -7,9 +7,14 @@
 // keep-alive connection from a client thread: after a warm-up, the client
 // sends --requests requests one at a time, then the same number again in
 // pipelined batches of --depth, and the allocations made in each window are
-// divided by the requests answered in it.
+// divided by the requests answered in it. Then, with that connection closed,
+// it opens a new connection per request (--connections times after a
+// warm-up of a tenth as many), each sending one request with
+// "Connection: close" and reading until the server closes; the allocations in
+// that window, counted once the worker has released every connection, are
+// divided by the connections.
 //
-// Usage: hellod_alloc_count [--requests N] [--warmup N] [--depth D]
+// Usage: hellod_alloc_count [--requests N] [--warmup N] [--depth D] [--connections N]
 // Prints a human-readable summary and one JSON line starting with "{".
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +24,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -78,13 +84,19 @@ void free(void* pointer) noexcept {
 namespace {
 
 constexpr std::string_view kRequest =
-    "GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-alloc-count\r\nAccept: */*\r\n\r\n";
+    "GET /p1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-alloc-count\r\nAccept: */*\r\n\r\n";
+constexpr std::string_view kCloseRequest =
+    "GET /p1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-alloc-count\r\nAccept: */*\r\n"
+    "Connection: close\r\n\r\n";
 constexpr std::size_t kMaxDepth = 64;
+// How long the worker may take to release the connections of a window.
+constexpr auto kReleaseTimeout = std::chrono::seconds(30);
 
 struct Options {
   std::uint64_t requests = 100'000;
   std::uint64_t warmup = 10'000;
   std::size_t depth = 16;
+  std::uint64_t connections = 20'000;
 };
 
 [[noreturn]] void die(const char* what) {
@@ -94,20 +106,46 @@ struct Options {
 
 // A blocking keep-alive client that reads whole responses without touching
 // the heap: a fixed buffer and Content-Length framing.
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0)
+    die("connect");
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  return fd;
+}
+
+// One connection, one request with "Connection: close", read until the
+// server closes (RFC 9112 section 9.6); the response must be whole.
+void one_shot(std::uint16_t port) {
+  const int fd = connect_loopback(port);
+  if (::send(fd, kCloseRequest.data(), kCloseRequest.size(), 0) !=
+      static_cast<ssize_t>(kCloseRequest.size()))
+    die("send");
+  char buffer[4096];
+  std::size_t used = 0;
+  for (;;) {
+    const ssize_t got = ::recv(fd, buffer + used, sizeof(buffer) - used, 0);
+    if (got < 0) die("recv");
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+    if (used == sizeof(buffer)) die("response larger than expected");
+  }
+  ::close(fd);
+  if (std::string_view(buffer, used).find("\r\n\r\nHello") == std::string_view::npos) {
+    std::fprintf(stderr, "alloc_count: no whole response before the close\n");
+    std::exit(2);
+  }
+}
+
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) die("socket");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0)
-      die("connect");
-    const int on = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  }
+  explicit Client(std::uint16_t port) : fd_(connect_loopback(port)) {}
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   ~Client() { ::close(fd_); }
@@ -175,6 +213,32 @@ double per_request(std::uint64_t value, const Window& window) {
   return static_cast<double>(value) / static_cast<double>(window.requests);
 }
 
+// Waits until the worker has accepted `accepted` connections in all and
+// released every one of them, so a window's allocations are all counted.
+void wait_released(const hellod::Worker& worker, std::uint64_t accepted) {
+  const auto deadline = std::chrono::steady_clock::now() + kReleaseTimeout;
+  while (worker.counters().accepted.load() < accepted || worker.counters().open.load() != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "alloc_count: the worker did not release its connections\n");
+      std::exit(2);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// `connections` one-shot connections; returns what the server allocated for
+// them, counted once the worker has released them all.
+Window measure_one_shots(const hellod::Worker& worker, std::uint16_t port,
+                         std::uint64_t connections) {
+  wait_released(worker, worker.counters().accepted.load());
+  const std::uint64_t first = worker.counters().accepted.load();
+  const std::uint64_t allocations = g_allocations.load();
+  const std::uint64_t bytes = g_allocated_bytes.load();
+  for (std::uint64_t i = 0; i < connections; ++i) one_shot(port);
+  wait_released(worker, first + connections);
+  return Window{connections, g_allocations.load() - allocations, g_allocated_bytes.load() - bytes};
+}
+
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -186,8 +250,12 @@ Options parse_options(int argc, char** argv) {
       options.warmup = value;
     } else if (name == "--depth" && value >= 1 && value <= kMaxDepth) {
       options.depth = value;
+    } else if (name == "--connections" && value >= 10) {
+      options.connections = value;
     } else {
-      std::fprintf(stderr, "usage: %s [--requests N] [--warmup N] [--depth 1..64]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--requests N] [--warmup N] [--depth 1..64] [--connections N>=10]\n",
+                   argv[0]);
       std::exit(2);
     }
   }
@@ -213,19 +281,25 @@ struct Results {
   std::uint64_t warmup_allocations = 0;  // proves the hook counts: accept allocates
   Window keepalive;
   Window pipelined;
+  Window one_shot;  // requests = connections
 };
 
-// The client thread: warm up, then one keep-alive window and one pipelined one.
-Results drive(std::uint16_t port, const Options& options) {
+// The client thread: warm up, then one keep-alive window and one pipelined
+// one on a connection; then a warm-up and a window of one-shot connections.
+Results drive(const hellod::Worker& worker, std::uint16_t port, const Options& options) {
   t_not_counted = true;
-  const std::uint64_t before_connect = g_allocations.load();
-  Client client(port);
-  measure(client, options.warmup, 1);
-  measure(client, options.warmup / options.depth + 1, options.depth);
   Results results;
-  results.warmup_allocations = g_allocations.load() - before_connect;
-  results.keepalive = measure(client, options.requests, 1);
-  results.pipelined = measure(client, options.requests / options.depth, options.depth);
+  {
+    const std::uint64_t before_connect = g_allocations.load();
+    Client client(port);
+    measure(client, options.warmup, 1);
+    measure(client, options.warmup / options.depth + 1, options.depth);
+    results.warmup_allocations = g_allocations.load() - before_connect;
+    results.keepalive = measure(client, options.requests, 1);
+    results.pipelined = measure(client, options.requests / options.depth, options.depth);
+  }
+  measure_one_shots(worker, port, options.connections / 10);
+  results.one_shot = measure_one_shots(worker, port, options.connections);
   return results;
 }
 
@@ -247,6 +321,11 @@ void print_json(const Results& results, std::size_t depth) {
   std::printf("\"pipelined_allocations\": %llu, \"pipelined_allocs_per_request\": %.6f, ",
               as_ull(pl.allocations), per_request(pl.allocations, pl));
   std::printf("\"pipelined_bytes_per_request\": %.3f, ", per_request(pl.bytes, pl));
+  const Window& os = results.one_shot;
+  std::printf("\"close_connections\": %llu, \"close_allocations\": %llu, ", as_ull(os.requests),
+              as_ull(os.allocations));
+  std::printf("\"close_allocs_per_connection\": %.6f, \"close_bytes_per_connection\": %.3f, ",
+              per_request(os.allocations, os), per_request(os.bytes, os));
   // What an idle connection costs before malloc's overhead: its RSS share.
   std::printf("\"connection_object_bytes\": %zu}\n", sizeof(hellod::Connection));
 }
@@ -261,7 +340,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "alloc_count: %s\n", sockets.error().message.c_str());
     return 2;
   }
-  const std::uint16_t port = bound_port(sockets.value().front().front().fd);
+  const std::uint16_t port = bound_port(sockets.value().front().front().fd.get());
   auto snapshot = std::make_shared<const hellod::Snapshot>(std::move(config));
   hellod::Worker worker(0, 1, snapshot);
   hellod::Status started = worker.start(std::move(sockets.value().front()), [] {});
@@ -270,7 +349,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   Results results;
-  std::thread client([&] { results = drive(port, options); });
+  std::thread client([&] { results = drive(worker, port, options); });
   client.join();
   worker.post([](hellod::Worker& self) { self.drain(); });
   worker.join();
@@ -291,6 +370,11 @@ int main(int argc, char** argv) {
               options.depth, static_cast<unsigned long long>(pl.requests),
               static_cast<unsigned long long>(pl.allocations), per_request(pl.allocations, pl),
               per_request(pl.bytes, pl));
+  const Window& os = results.one_shot;
+  std::printf("one-shot: %llu connections, %llu allocations (%.4f per connection, %.1f bytes)\n",
+              static_cast<unsigned long long>(os.requests),
+              static_cast<unsigned long long>(os.allocations), per_request(os.allocations, os),
+              per_request(os.bytes, os));
   print_json(results, options.depth);
   return 0;
 }

@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""hellod vs nginx, side by side on loopback (issue 5). Run it via bench/run.sh.
+"""hellod vs nginx and h2o, side by side on loopback (issues 5 and 13).
+Run it via bench/run.sh.
 
 Phases, each bounded in time:
-  alloc      heap allocations per request (bench/alloc_count.cpp), hellod only
+  alloc      heap allocations per request and per one-shot connection
+             (bench/alloc_count.cpp), hellod only
   throughput wrk keep-alive (-c100), pipelined x16 and connection-per-request,
-             servers alternated A B A B for --rounds rounds, for each worker
-             count; req/s, server CPU time (utime+stime from /proc) and latency
+             servers rotated run by run for --rounds rounds, for each worker
+             count; req/s, server CPU time (utime+stime from /proc) and
+             latency. With 1 worker the configuration variants of
+             --variants (variants.yaml) join the keep-alive and pipelined
+             rotation beside the baseline.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
-  syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k) and
-             of 16-deep pipelined batches (clients.py batches)
+  syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k), of
+             16-deep pipelined batches (clients.py batches) and of one-shot
+             connections (ab without -k)
   callgrind  user-space instructions per keep-alive request: two runs of each
-             server under callgrind (ab -k -c1 with N0 and N0+N requests); the
-             difference divided by N leaves start-up and shutdown out
-Prints one table and writes results/latest.json and results/latest.svg.
+             server (and variant) under callgrind (ab -k -c1 with N0 and N0+N
+             requests); the difference divided by N leaves start-up and
+             shutdown out
+Prints the tables and writes results/latest.json and results/latest.svg.
 """
 
 import argparse
+import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -31,11 +40,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 import servers  # noqa: E402
-from servers import Hellod, Nginx, wait_for  # noqa: E402
+import variants as variants_module  # noqa: E402
+from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-SERVER_NAMES = ("hellod", "nginx")
 SCENARIOS = ("keepalive", "pipelined", "close")
+VARIANT_SCENARIOS = ("keepalive", "pipelined")
+MEDIAN_FIELDS = ("rps", "rps_per_cpu", "p50_ms", "p99_ms", "written_per_request")
 
 
 class Bench:
@@ -47,12 +58,20 @@ class Bench:
         self.runs = []  # every measured wrk run, for the JSON
         self.summary = {}
         self.notes = []
+        self.phase_seconds = {}
+        self.variants = variants_module.load(args.variants) if "variants" in args.phases else []
 
     # ---- process bookkeeping ------------------------------------------------
 
-    def start(self, server):
-        self.live.append(server)
+    def made(self, server):
+        """Registers a server set up (its directory exists) but not yet started."""
         self.created.append(server)
+        return server
+
+    def start(self, server):
+        if server not in self.created:
+            self.created.append(server)
+        self.live.append(server)
         return server.start(timeout=self.args.start_timeout)
 
     def stop(self, server):
@@ -82,18 +101,24 @@ class Bench:
 
     def servers_for(self, workers, **kwargs):
         server_cpus, _ = self.placement(workers)
-        return [Hellod(self.args.hellod, workers, cpus=server_cpus, **kwargs),
-                Nginx(workers, cpus=server_cpus, **kwargs)]
+        return [self.made(Hellod(self.args.hellod, workers, cpus=server_cpus, **kwargs)),
+                self.made(Nginx(workers, cpus=server_cpus, **kwargs)),
+                self.made(H2o(workers, cpus=server_cpus, **kwargs))]
+
+    def url(self, server):
+        return f"http://127.0.0.1:{server.port}{PATH}"
 
     # ---- phases ---------------------------------------------------------------
 
     def run_alloc(self):
-        cmd = [self.args.alloc_count, "--requests", str(self.args.alloc_requests)]
+        cmd = [self.args.alloc_count, "--requests", str(self.args.alloc_requests),
+               "--connections", str(self.args.alloc_connections)]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
         result = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
         self.summary["alloc"] = {"hellod": result}
-        print(f"alloc: {result['keepalive_allocs_per_request']} allocations per keep-alive "
-              f"request, {result['pipelined_allocs_per_request']} per pipelined request")
+        print(f"  {result['keepalive_allocs_per_request']} allocations per keep-alive request, "
+              f"{result['pipelined_allocs_per_request']} per pipelined request, "
+              f"{result['close_allocs_per_connection']} per one-shot connection", flush=True)
 
     def wrk(self, server, scenario, duration, workers):
         _, client_cpus = self.placement(workers)
@@ -103,61 +128,130 @@ class Bench:
         script = "pipeline.lua" if scenario == "pipelined" else "keepalive.lua"
         if scenario == "close":
             cmd += ["-H", "Connection: close"]
-        cmd += ["-s", os.path.join(BENCH_DIR, "wrk", script), f"http://127.0.0.1:{server.port}/"]
+        cmd += ["-s", os.path.join(BENCH_DIR, "wrk", script), self.url(server)]
         if scenario == "pipelined":
             cmd += ["--", str(self.args.depth)]
         if client_cpus:
             cmd = ["taskset", "-c", ",".join(map(str, client_cpus))] + cmd
         cpu_before = servers.cpu_seconds(server.all_pids())
+        written_before = servers.written_bytes(server.all_pids())
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30,
                              check=True).stdout
         cpu = servers.cpu_seconds(server.all_pids()) - cpu_before
+        written = servers.written_bytes(server.all_pids()) - written_before
         server.check_alive()
         line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
         result = json.loads(line.split(" ", 1)[1])
         seconds = result["duration_us"] / 1e6
-        return {"server": server.name, "scenario": scenario, "workers": workers,
+        errors = result["errors"]
+        if errors["status"] or errors["read"] or errors["write"] or errors["timeout"]:
+            self.notes.append(f"{server.key} {scenario}: wrk errors {errors}")
+        return {"server": server.name, "key": server.key, "variant": server.variant,
+                "scenario": scenario, "workers": workers,
                 "requests": result["requests"], "seconds": seconds,
                 "rps": result["requests"] / seconds, "cpu_seconds": cpu,
                 "rps_per_cpu": result["requests"] / cpu if cpu > 0 else None,
                 "p50_ms": result["latency_us"]["p50"] / 1000,
                 "p99_ms": result["latency_us"]["p99"] / 1000,
-                "errors": result["errors"]}
+                # Responses and anything else written (an access log): wchar.
+                "written_per_request": written / result["requests"] if result["requests"] else None,
+                "errors": errors}
 
-    def run_throughput(self, workers, scenarios):
-        pair = [self.start(server) for server in self.servers_for(workers)]
+    def check_variants(self):
+        """Which variants this build can run: --check-config must accept the
+        configuration, and a server started with it must answer GET /p1 with
+        the baseline's body (and serve metrics, if it turns them on)."""
+        for variant in self.variants:
+            probe = self.made(variant.hellod(self.args.hellod))
+            reason = probe.check_config()
+            # hellod names the file; the temporary directory says nothing.
+            variant.unsupported = reason and reason.replace(probe.config_path, "hellod.yaml")
+            if not variant.unsupported:
+                variant.unsupported = self.probe_variant(probe, variant)
+            shutil.rmtree(probe.dir, ignore_errors=True)
+            verdict = (f"not supported by this build ({variant.unsupported})"
+                       if variant.unsupported else "accepted and in effect")
+            print(f"  {variant.name}: {verdict}", flush=True)
+
+    def probe_variant(self, server, variant):
+        """None when the started variant serves /p1 (and its metrics), else why not."""
+        self.start(server)
         try:
-            for server in pair:  # warm-up, not recorded
-                self.wrk(server, "keepalive", 1, workers)
-            for round_index in range(self.args.rounds):
-                for scenario in scenarios:
-                    # A B A B: the server that goes first alternates by round.
-                    order = pair if round_index % 2 == 0 else pair[::-1]
-                    for server in order:
+            status, body = variants_module.get(self.url(server))
+            if status != 200 or body.decode(errors="replace") != servers.BODY:
+                return (f"accepted by --check-config, but GET {PATH} answered {status} "
+                        f"{body[:40]!r}: not in effect yet")
+            url = variants_module.metrics_url(server)
+            if url:
+                status, body = variants_module.get(url)
+                self.summary.setdefault("metrics_scrapes", {})[variant.name] = {
+                    "url": url, "status": status, "bytes": len(body)}
+                if status != 200 or not body:
+                    return f"accepted by --check-config, but GET {url} answered {status}"
+        finally:
+            self.stop(server)
+        return None
+
+    def supported_variants(self):
+        return [variant for variant in self.variants if not variant.unsupported]
+
+    def throughput_entries(self, workers):
+        """(server, scenarios) for one worker count: the three servers, and the
+        supported variants (1 worker only) in the keep-alive and pipelined runs."""
+        scenarios = SCENARIOS if workers == 1 else VARIANT_SCENARIOS
+        entries = [(server, scenarios) for server in self.servers_for(workers)]
+        if workers == 1:
+            server_cpus, _ = self.placement(1)
+            for variant in self.supported_variants():
+                entries.append((self.made(variant.hellod(self.args.hellod, server_cpus)),
+                                VARIANT_SCENARIOS))
+                if variant.with_nginx:
+                    entries.append((self.made(variant.nginx(server_cpus)), VARIANT_SCENARIOS))
+        return entries
+
+    def run_throughput(self, workers, rounds):
+        entries = self.throughput_entries(workers)
+        for server, _ in entries:
+            self.start(server)
+        try:
+            if self.args.warmup:
+                for server, _ in entries:  # warm-up, not recorded
+                    self.wrk(server, "keepalive", self.args.warmup, workers)
+            for round_index in range(rounds):
+                for scenario in SCENARIOS:
+                    # Rotated by round: each server takes each place in turn.
+                    group = [server for server, wanted in entries if scenario in wanted]
+                    if not group:
+                        continue
+                    shift = round_index % len(group)
+                    for server in group[shift:] + group[:shift]:
                         run = self.wrk(server, scenario, self.args.duration, workers)
                         run["round"] = round_index
                         self.runs.append(run)
                         print(f"  w={workers} round {round_index + 1} {scenario:9} "
-                              f"{server.name:6} {run['rps']:>11,.0f} req/s "
+                              f"{server.key:24} {run['rps']:>11,.0f} req/s "
                               f"{run['rps_per_cpu'] or 0:>11,.0f} req/cpu-s "
                               f"p99 {run['p99_ms']:.2f} ms", flush=True)
         finally:
-            for server in pair:
+            for server, _ in entries:
                 self.stop(server)
 
     def summarize_throughput(self):
-        by_workers = {}
+        grouped = {}
         for run in self.runs:
-            key = (run["workers"], run["scenario"], run["server"])
-            by_workers.setdefault(key, []).append(run)
-        for (workers, scenario, server), runs in by_workers.items():
-            medians = {field: statistics.median(r[field] for r in runs if r[field] is not None)
-                       for field in ("rps", "rps_per_cpu", "p50_ms", "p99_ms")}
+            grouped.setdefault((run["workers"], run["scenario"], run["key"]), []).append(run)
+        for (workers, scenario, key), runs in grouped.items():
+            medians = {}
+            for field in MEDIAN_FIELDS:
+                values = [r[field] for r in runs if r[field] is not None]
+                medians[field] = statistics.median(values) if values else None
             if workers == 1:
-                self.summary.setdefault(scenario, {})[server] = medians
+                self.summary.setdefault(scenario, {})[key] = medians
+            if ":" in key:
+                continue
             label = self.worker_labels[workers]
             entry = self.summary.setdefault("scaling", {}).setdefault(label, {})
-            entry.setdefault(server, {})[f"{scenario}.rps"] = medians["rps"]
+            entry.setdefault(key, {})[f"{scenario}.rps"] = medians["rps"]
 
     def run_memory(self):
         count = self.args.idle
@@ -172,7 +266,7 @@ class Bench:
                   "connection", flush=True)
 
     def idle_growth(self, server, count):
-        subprocess.run(["ab", "-k", "-n", "100", "-c", "4", f"http://127.0.0.1:{server.port}/"],
+        subprocess.run(["ab", "-k", "-n", "100", "-c", "4", self.url(server)],
                        capture_output=True, timeout=30, check=True)
         before = servers.rss_kib(server.serving_pids())
         client = subprocess.Popen([sys.executable, os.path.join(BENCH_DIR, "clients.py"), "hold",
@@ -195,7 +289,8 @@ class Bench:
                 "bytes_per_connection": (after - before) * 1024 / count}
 
     def strace(self, server, client_cmd):
-        """System calls the server makes while client_cmd runs: (total, by name)."""
+        """System calls the server makes while client_cmd runs: (total, by name,
+        failed by name)."""
         out = os.path.join(server.dir, "strace.txt")
         err_path = os.path.join(server.dir, "strace.err")
         targets = server.serving_pids()
@@ -217,69 +312,195 @@ class Bench:
         return parse_strace(read_text(out))
 
     def run_syscalls(self):
-        n = self.args.strace_requests
-        batches = max(n // self.args.depth, 1)
+        a = self.args
+        n, connections = a.strace_requests, a.strace_connections
+        batches = max(n // a.depth, 1)
         for server in self.servers_for(1):
             self.start(server)
             try:
-                url = f"http://127.0.0.1:{server.port}/"
-                ab = ["ab", "-k", "-n", str(n), "-c", str(self.args.strace_concurrency), url]
-                keepalive_total, keepalive_calls = self.strace(server, ab)
+                ab = ["ab", "-k", "-n", str(n), "-c", str(a.strace_concurrency), self.url(server)]
+                keepalive_total, keepalive_calls, keepalive_errors = self.strace(server, ab)
                 pipe = [sys.executable, os.path.join(BENCH_DIR, "clients.py"), "batches",
-                        str(server.port), str(batches), str(self.args.depth),
-                        str(self.args.strace_concurrency)]
-                batch_total, batch_calls = self.strace(server, pipe)
+                        str(server.port), str(batches), str(a.depth), str(a.strace_concurrency)]
+                batch_total, batch_calls, batch_errors = self.strace(server, pipe)
+                # Without -k, ab speaks HTTP/1.0 without keep-alive: one request
+                # per connection, which the server closes after its response.
+                one_shot = ["ab", "-n", str(connections), "-c", str(a.strace_concurrency),
+                            self.url(server)]
+                close_total, close_calls, close_errors = self.strace(server, one_shot)
             finally:
                 self.stop(server)
             self.summary.setdefault("syscalls", {})[server.name] = {
                 "per_keepalive_request": keepalive_total / n,
                 "per_pipelined_batch": batch_total / batches,
+                "per_connection": close_total / connections,
                 "keepalive_by_name": {k: v / n for k, v in keepalive_calls.items()},
-                "pipelined_by_name": {k: v / batches for k, v in batch_calls.items()}}
+                "pipelined_by_name": {k: v / batches for k, v in batch_calls.items()},
+                "connection_by_name": {k: v / connections for k, v in close_calls.items()},
+                # Calls that returned an error (EAGAIN, ENOENT...), per the same unit.
+                "keepalive_errors_by_name": {k: v / n for k, v in keepalive_errors.items()},
+                "pipelined_errors_by_name": {k: v / batches for k, v in batch_errors.items()},
+                "connection_errors_by_name": {k: v / connections
+                                              for k, v in close_errors.items()}}
             print(f"  syscalls {server.name}: {keepalive_total / n:.2f} per keep-alive request, "
-                  f"{batch_total / batches:.2f} per batch of {self.args.depth}", flush=True)
+                  f"{batch_total / batches:.2f} per batch of {a.depth}, "
+                  f"{close_total / connections:.2f} per one-shot connection", flush=True)
 
-    def callgrind_run(self, server_factory, requests, tag):
-        """Runs a fresh server under callgrind for `requests` ab -k -c1 requests."""
-        server = server_factory()
-        out = os.path.join(server.dir, f"callgrind.{tag}.out")
+    def callgrind_measure(self, factory, key, requests):
+        """Instructions per keep-alive request of a fresh server under callgrind.
+
+        ab -k -c1 warms it up with --callgrind-base requests, callgrind_control
+        zeroes the counters, `requests` more requests run, and a dump takes
+        what they cost: start-up and shutdown stay out.
+        """
+        server = self.made(factory())
+        out = os.path.join(server.dir, "callgrind.out")
         server.wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
         self.start(server)
         try:
-            subprocess.run(["ab", "-k", "-n", str(requests), "-c", "1",
-                            f"http://127.0.0.1:{server.port}/"],
+            ab = ["ab", "-k", "-c", "1"]
+            subprocess.run(ab + ["-n", str(self.args.callgrind_base), self.url(server)],
+                           capture_output=True, timeout=120, check=True)
+            callgrind_control(["-z"], server.proc.pid)
+            subprocess.run(ab + ["-n", str(requests), self.url(server)],
                            capture_output=True, timeout=300, check=True)
+            callgrind_control(["-d", "measured"], server.proc.pid)
+            server.check_alive()
         finally:
             self.stop(server)
-        return out
+        dumps = [path for path in glob.glob(out + ".*") if path.rsplit(".", 1)[1].isdigit()]
+        if len(dumps) != 1:
+            raise RuntimeError(f"{key}: expected one callgrind dump, found {dumps}")
+        per_request = callgrind_total(dumps[0]) / requests
+        top = [{"function": name, "per_request": cost / requests}
+               for name, cost in function_costs(dumps[0]).items() if cost / requests > 0.5]
+        top.sort(key=lambda row: -row["per_request"])
+        os.makedirs(self.args.out, exist_ok=True)
+        kept = os.path.join(self.args.out, f"callgrind.{key.replace(':', '.')}.out")
+        shutil.copyfile(dumps[0], kept)
+        print(f"  callgrind {key}: {per_request:,.0f} instructions per keep-alive request",
+              flush=True)
+        return {"instructions_per_request": per_request, "requests": requests,
+                "top_functions": top[:40], "profile": kept}
 
     def run_callgrind(self):
-        base, extra = self.args.callgrind_base, self.args.callgrind_requests
-        server_cpus, _ = self.placement(1)
-        factories = {
-            "hellod": lambda: Hellod(self.args.hellod, 1, cpus=server_cpus),
+        """Every server and supported variant under callgrind, as many at once as
+        there are CPUs: instruction counts do not depend on where a process runs
+        or what runs beside it, so these servers are not pinned."""
+        a = self.args
+        jobs = [
+            ("hellod", lambda: Hellod(a.hellod, 1), a.callgrind_requests),
             # One process: the same serving code as a worker, and one profile.
-            "nginx": lambda: Nginx(1, cpus=server_cpus, master_process=False),
-        }
-        for name, factory in factories.items():
-            short = self.callgrind_run(factory, base, "base")
-            long = self.callgrind_run(factory, base + extra, "long")
-            per_request = (callgrind_total(long) - callgrind_total(short)) / extra
-            top = top_functions(short, long, extra)
-            os.makedirs(self.args.out, exist_ok=True)
-            kept = os.path.join(self.args.out, f"callgrind.{name}.out")
-            shutil.copyfile(long, kept)
-            self.summary.setdefault("callgrind", {})[name] = {
-                "instructions_per_request": per_request, "requests": extra,
-                "top_functions": top[:40], "profile": kept}
-            print(f"  callgrind {name}: {per_request:,.0f} instructions per keep-alive request",
-                  flush=True)
+            ("nginx", lambda: Nginx(1, master_process=False), a.callgrind_requests),
+            # Without its switch to nobody: see servers.H2o.
+            ("h2o", lambda: H2o(1, stay_root=True), a.callgrind_requests),
+        ]
+        for variant in self.supported_variants():
+            jobs.append((f"hellod:{variant.name}", lambda v=variant: v.hellod(a.hellod),
+                         a.variant_callgrind_requests))
+            if variant.with_nginx:
+                jobs.append((f"nginx:{variant.name}",
+                             lambda v=variant: v.nginx(master_process=False),
+                             a.variant_callgrind_requests))
+        self.notes.append("h2o runs under callgrind with `user: root`: valgrind's output file "
+                          "and callgrind_control's FIFOs belong to the user it starts as, which "
+                          "h2o's switch to nobody would leave it unable to use (servers.H2o)")
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(self.cpus))
+        try:
+            futures = [(key, pool.submit(self.callgrind_measure, factory, key, requests))
+                       for key, factory, requests in jobs]
+            results = {key: future.result() for key, future in futures}
+        finally:
+            # On an error or a signal, stop waiting: cleanup() then stops the
+            # servers, which ends whatever clients the other jobs still run.
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.summary["callgrind"] = {key: results[key] for key, _, _ in jobs}
+
+    def summarize_variants(self):
+        """summary["variants"]: each variant's figures and its ratios to the baseline."""
+        if not self.variants:
+            return
+        table = {}
+        for variant in self.variants:
+            entry = {"label": variant.label, "targets": variant.targets,
+                     "config_snippet": variant.snippet if len(variant.snippet) < 2000
+                     else variant.snippet[:2000] + "...",
+                     "exact_routes": variant.exact_routes}
+            if variant.unsupported:
+                entry["supported"] = False
+                entry["reason"] = f"not supported by this build: {variant.unsupported}"
+            else:
+                entry["supported"] = True
+                for server in ["hellod"] + (["nginx"] if variant.with_nginx else []):
+                    entry[server] = self.variant_figures(server, f"{server}:{variant.name}")
+                scrape = self.summary.get("metrics_scrapes", {}).get(variant.name)
+                if scrape:
+                    entry["metrics_scrape"] = scrape
+                self.check_access_log(variant, entry)
+            table[variant.name] = entry
+        table["baseline"] = {"label": "baseline (1 response, metrics off, access log off)",
+                             "hellod": self.variant_figures("hellod", "hellod"),
+                             "nginx": self.variant_figures("nginx", "nginx")}
+        self.summary["variants"] = table
+
+    def check_access_log(self, variant, entry):
+        """An access-log variant must write more per request than the baseline."""
+        if not variant.access_log:
+            return
+        written = entry["hellod"].get("keepalive.written_per_request")
+        base = self.summary.get("keepalive", {}).get("hellod", {}).get("written_per_request")
+        if written is None or base is None:
+            return
+        entry["access_log_bytes_per_request"] = written - base
+        if written - base < 16:
+            self.notes.append(f"{variant.name}: the access log is on but hellod wrote only "
+                              f"{written - base:.1f} bytes per request more than the baseline")
+
+    def variant_figures(self, baseline_key, key):
+        """A variant's medians, and its ratio to the baseline: the median over
+        rounds of variant / baseline in the same round (neighbours in time, so
+        a machine whose load drifts moves both)."""
+        figures = {}
+        for scenario in VARIANT_SCENARIOS:
+            medians = self.summary.get(scenario, {}).get(key)
+            if not medians:
+                continue
+            figures[f"{scenario}.rps"] = medians["rps"]
+            figures[f"{scenario}.rps_per_cpu"] = medians["rps_per_cpu"]
+            figures[f"{scenario}.written_per_request"] = medians["written_per_request"]
+            ratios = []
+            for run in self.runs:
+                if run["workers"] != 1 or run["scenario"] != scenario or run["key"] != key:
+                    continue
+                base = [r for r in self.runs if r["workers"] == 1 and r["scenario"] == scenario
+                        and r["key"] == baseline_key and r["round"] == run["round"]]
+                if base and base[0]["rps_per_cpu"] and run["rps_per_cpu"]:
+                    ratios.append(run["rps_per_cpu"] / base[0]["rps_per_cpu"])
+            if ratios:
+                figures[f"{scenario}.rps_per_cpu_vs_baseline"] = statistics.median(ratios)
+        profile = self.summary.get("callgrind", {}).get(key)
+        base_profile = self.summary.get("callgrind", {}).get(baseline_key)
+        if profile:
+            figures["instructions_per_request"] = profile["instructions_per_request"]
+            if base_profile:
+                figures["instructions_per_request_vs_baseline"] = (
+                    profile["instructions_per_request"] / base_profile["instructions_per_request"])
+        return figures
 
     # ---- the whole run --------------------------------------------------------
+
+    def phase(self, name, message, action):
+        print(message, flush=True)
+        started = time.monotonic()
+        action()
+        self.phase_seconds[name] = round(time.monotonic() - started, 1)
 
     def run(self):
         a = self.args
         started = time.monotonic()
+        # Other work on the machine moves req/s (not instructions, syscalls or
+        # allocations): the load average says how much there was.
+        self.load = {"start": os.getloadavg()}
         counts = []
         self.worker_labels = {}
         for spec in a.workers.split(","):
@@ -291,33 +512,45 @@ class Bench:
             self.worker_labels[count] = spec if spec != "auto" else f"auto({count})"
             counts.append(count)
         phases = set(a.phases.split(","))
+        if self.variants:
+            self.phase("variants", f"variants: hellod --check-config on {a.variants}",
+                       self.check_variants)
         if "alloc" in phases:
-            self.run_alloc()
+            self.phase("alloc", "alloc: hellod_alloc_count", self.run_alloc)
         if "throughput" in phases:
-            for count in counts:
-                scenarios = SCENARIOS if count == 1 else ("keepalive", "pipelined")
-                print(f"throughput, {count} worker(s), placement {self.placement(count)}",
-                      flush=True)
-                self.run_throughput(count, scenarios)
-            self.summarize_throughput()
+            def throughput():
+                for count in counts:
+                    rounds = a.rounds if count == 1 else a.scaling_rounds
+                    print(f"throughput, {count} worker(s), {rounds} round(s), "
+                          f"placement {self.placement(count)}", flush=True)
+                    self.run_throughput(count, rounds)
+                self.summarize_throughput()
+            self.phase("throughput", "throughput: wrk", throughput)
         if "memory" in phases:
-            print(f"memory: {a.idle} idle keep-alive connections", flush=True)
-            self.run_memory()
+            self.phase("memory", f"memory: {a.idle} idle keep-alive connections",
+                       self.run_memory)
         if "syscalls" in phases:
-            print("syscalls: strace -c -f", flush=True)
-            self.run_syscalls()
+            self.phase("syscalls", "syscalls: strace -c -f", self.run_syscalls)
         if "callgrind" in phases:
-            print("callgrind: valgrind --tool=callgrind (slow)", flush=True)
-            self.run_callgrind()
+            self.phase("callgrind", "callgrind: valgrind --tool=callgrind (slow)",
+                       self.run_callgrind)
+        self.summarize_variants()
+        self.load["end"] = os.getloadavg()
         self.elapsed = time.monotonic() - started
 
     def write(self):
         a = self.args
-        caption = (f"{time.strftime('%Y-%m-%d %H:%M')}, {len(self.cpus)} CPUs, "
-                   f"{a.rounds} rounds x {a.duration}s, wrk -c{a.connections}")
+        load = max(self.load["start"][0], self.load["end"][0])
+        caption = (f"{time.strftime('%Y-%m-%d %H:%M')}, {len(self.cpus)} CPUs "
+                   f"(load average up to {load:.1f}), {a.rounds} rounds x {a.duration}s, "
+                   f"wrk -c{a.connections}")
         table = report.format_table(self.summary)
+        variant_table = report.format_variant_table(self.summary)
         print()
         print(table)
+        if variant_table:
+            print()
+            print(variant_table)
         for note in self.notes:
             print(f"note: {note}")
         top = self.summary.get("callgrind", {}).get("hellod", {}).get("top_functions")
@@ -328,11 +561,14 @@ class Bench:
         os.makedirs(a.out, exist_ok=True)
         document = {"caption": caption, "command": " ".join(sys.argv), "cpus": self.cpus,
                     "options": vars(a), "elapsed_seconds": round(self.elapsed, 1),
+                    "phase_seconds": self.phase_seconds, "versions": versions(a.hellod),
+                    "load_average": self.load,
                     "summary": self.summary, "runs": self.runs, "notes": self.notes,
-                    "table": table.splitlines()}
+                    "table": table.splitlines(), "variant_table": variant_table.splitlines()}
         report.write_json(os.path.join(a.out, "latest.json"), document)
         report.write_svg(os.path.join(a.out, "latest.svg"), self.summary, caption)
-        print(f"\nwrote {a.out}/latest.json and latest.svg in {self.elapsed:.0f}s")
+        print(f"\nwrote {a.out}/latest.json and latest.svg in {self.elapsed:.0f}s "
+              f"(phases: {self.phase_seconds})")
 
 
 def read_text(path):
@@ -340,20 +576,36 @@ def read_text(path):
         return f.read()
 
 
+def versions(hellod):
+    """Each server's version line, for the record."""
+    found = {}
+    for name, cmd in (("hellod", [hellod, "--version"]), ("nginx", ["nginx", "-v"]),
+                      ("h2o", ["h2o", "--version"])):
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            found[name] = (result.stdout + result.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired) as error:
+            found[name] = f"unknown ({error})"
+    return found
+
+
 def parse_strace(text):
-    """strace -c's table -> (total calls, {syscall: calls})."""
-    calls, total = {}, 0
+    """strace -c's table -> (total calls, {syscall: calls}, {syscall: failed calls})."""
+    calls, errors, total = {}, {}, 0
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 5 or not fields[0][0].isdigit():
             continue
         name = fields[-1]
         count = int(fields[3])
+        failed = int(fields[4]) if len(fields) == 6 else 0  # the errors column may be empty
         if name == "total":
             total = count
         else:
             calls[name] = count
-    return total, calls
+            if failed:
+                errors[name] = failed
+    return total, calls, errors
 
 
 def callgrind_total(path):
@@ -365,25 +617,51 @@ def callgrind_total(path):
 
 
 def function_costs(path):
-    """Self instructions per function, from callgrind_annotate."""
-    out = subprocess.run(["callgrind_annotate", "--threshold=100", path], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+    """Self instructions per function ("name [object]") from a callgrind file.
+
+    Read directly rather than through callgrind_annotate, which counts the
+    calls still in progress at a dump (the worker thread's entry, the loop)
+    as their callers' own cost. Every cost line is a function's self cost
+    except the one after "calls=", which is what that call cost inclusively.
+    """
+    names = {"fn": {}, "ob": {}}
     costs = {}
-    for line in out.splitlines():
-        match = re.match(r"\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*)$", line)
-        if match and "PROGRAM TOTALS" not in line:
-            name = match.group(2).strip()
-            costs[name] = costs.get(name, 0) + int(match.group(1).replace(",", ""))
+    current, current_object, after_call = None, "", False
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            kind = {"fn": "fn", "cfn": "fn", "ob": "ob", "cob": "ob"}.get(key)
+            if kind and value:
+                name = _compressed_name(names[kind], value)
+                if key == "ob":
+                    current_object = os.path.basename(name)
+                elif key == "fn":
+                    current = f"{name} [{current_object}]"
+            elif key == "calls":
+                after_call = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                fields = line.split()
+                if after_call:
+                    after_call = False
+                elif current and len(fields) >= 2:
+                    costs[current] = costs.get(current, 0) + int(fields[1])
     return costs
 
 
-def top_functions(short, long, requests):
-    """Per-request self cost by function: the long run minus the short one."""
-    before, after = function_costs(short), function_costs(long)
-    rows = [{"function": name, "per_request": (cost - before.get(name, 0)) / requests}
-            for name, cost in after.items()]
-    rows.sort(key=lambda row: -row["per_request"])
-    return [row for row in rows if row["per_request"] > 0.5]
+def _compressed_name(table, value):
+    """callgrind's name compression: "(id) name" defines id, "(id)" refers to it."""
+    match = re.match(r"\((\d+)\)(?: (.*))?$", value)
+    if not match:
+        return value
+    if match.group(2) is not None:
+        table[match.group(1)] = match.group(2)
+    return table.get(match.group(1), value)
+
+
+def callgrind_control(options, pid):
+    """Sends a command to a process running under callgrind (through vgdb)."""
+    subprocess.run(["callgrind_control"] + options + [str(pid)], capture_output=True,
+                   timeout=30, check=True)
 
 
 def parse_args(argv):
@@ -392,26 +670,43 @@ def parse_args(argv):
     parser.add_argument("--hellod", required=True, help="hellod binary")
     parser.add_argument("--alloc-count", required=True, help="hellod_alloc_count binary")
     parser.add_argument("--quick", action="store_true",
-                        help="1 round of 2 s, fewer requests: a development check (~3 min)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+                        help="1 round of 1 s, no warm-up, 1 worker, fewer requests: a "
+                        "development check")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds with 1 worker")
+    parser.add_argument("--scaling-rounds", type=int, default=1,
+                        help="rounds for worker counts above 1")
+    parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="seconds of unrecorded keep-alive load per server first (0: none)")
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--depth", type=int, default=16, help="pipelined requests per write")
     parser.add_argument("--workers", default="1,2,auto")
+    parser.add_argument("--variants", default=os.path.join(BENCH_DIR, "variants.yaml"),
+                        help="hellod configuration variants (YAML; 'none' for none)")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for memory")
-    parser.add_argument("--strace-requests", type=int, default=20000)
+    parser.add_argument("--strace-requests", type=int, default=10000)
+    parser.add_argument("--strace-connections", type=int, default=5000)
     parser.add_argument("--strace-concurrency", type=int, default=8)
-    parser.add_argument("--callgrind-requests", type=int, default=20000)
-    parser.add_argument("--callgrind-base", type=int, default=1000)
+    parser.add_argument("--callgrind-requests", type=int, default=5000)
+    parser.add_argument("--variant-callgrind-requests", type=int, default=5000)
+    parser.add_argument("--callgrind-base", type=int, default=300)
     parser.add_argument("--alloc-requests", type=int, default=100000)
+    parser.add_argument("--alloc-connections", type=int, default=10000)
     parser.add_argument("--start-timeout", type=float, default=60)
-    parser.add_argument("--phases", default="alloc,throughput,memory,syscalls,callgrind")
+    parser.add_argument("--phases",
+                        default="alloc,throughput,variants,memory,syscalls,callgrind")
     parser.add_argument("--out", default=os.path.join(BENCH_DIR, "results"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration = 1, 2
-        args.strace_requests = min(args.strace_requests, 8000)
-        args.callgrind_requests = min(args.callgrind_requests, 5000)
+        args.rounds, args.duration, args.warmup, args.workers = 1, 1, 0, "1"
+        args.idle = min(args.idle, 2000)
+        args.strace_requests = min(args.strace_requests, 4000)
+        args.strace_connections = min(args.strace_connections, 1000)
+        args.callgrind_base = min(args.callgrind_base, 200)
+        args.callgrind_requests = min(args.callgrind_requests, 2000)
+        args.variant_callgrind_requests = min(args.variant_callgrind_requests, 2000)
+        args.alloc_requests = min(args.alloc_requests, 20000)
+        args.alloc_connections = min(args.alloc_connections, 2000)
     return args
 
 

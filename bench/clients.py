@@ -10,7 +10,8 @@
                          thread each), reading all DEPTH responses before the
                          next batch; prints "done REQUESTS".
 
-Both use the same request as bench/alloc_count.cpp, framed by Content-Length.
+Both use the same request as bench/alloc_count.cpp (GET /p1, the path every
+client of the benchmark asks for), framed by Content-Length.
 """
 
 import resource
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 
-REQUEST = (b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-bench\r\n"
+REQUEST = (b"GET /p1 HTTP/1.1\r\nHost: bench\r\nUser-Agent: hellod-bench\r\n"
            b"Accept: */*\r\n\r\n")
 HOLD_LIMIT_SECONDS = 300
 IO_TIMEOUT_SECONDS = 30

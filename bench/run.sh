@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# hellod vs nginx on loopback, one command (issue 5):
-#   bench/run.sh            full run (3 rounds x 5 s per wrk run; about 3 minutes once built)
-#   bench/run.sh --quick    development check (1 round x 2 s; under a minute once built)
+# hellod vs nginx and h2o on loopback, one command (issues 5 and 13):
+#   bench/run.sh            full run (under 5 minutes once built)
+#   bench/run.sh --quick    development check (under a minute once built)
 # Any other options go to bench/bench.py (see bench/bench.py --help), e.g.
 #   bench/run.sh --rounds 5 --duration 10 --workers 1,2,auto
 #   bench/run.sh --phases callgrind,syscalls
-# Installs wrk, nginx-light, valgrind, strace, apache2-utils and python3 when
-# missing, builds hellod (Release, HELLOD_BENCH=ON) in build-bench/, prints
-# one table and writes bench/results/latest.json and latest.svg.
+# Installs wrk, nginx-light, h2o, valgrind, strace, apache2-utils, python3 and
+# python3-yaml when missing, builds hellod (Release, HELLOD_BENCH=ON) in
+# build-bench/, prints the tables and writes bench/results/latest.json and
+# latest.svg.
 # Every run is bounded in time; the trap stops whatever is still running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The whole run is bounded too: 20 minutes is twice the longest default run.
-timeout --signal=TERM --kill-after=30 1200 \
-  python3 bench/bench.py --hellod build-bench/src/hellod \
+# The whole run is bounded too: 10 minutes is twice the longest default run.
+# Debian's python3, which install-deps.sh gave python3-yaml.
+timeout --signal=TERM --kill-after=30 600 \
+  /usr/bin/python3 bench/bench.py --hellod build-bench/src/hellod \
   --alloc-count build-bench/bench/hellod_alloc_count "$@" &
 bench_pid=$!
 wait "$bench_pid"

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""The two servers under test: hellod and nginx, started on loopback.
+"""The servers under test: hellod, nginx and h2o, started on loopback.
 
 Each server runs in the foreground as a child of bench.py, on a port of its
-own (hellod picks one itself and logs it; nginx gets a port the kernel just
-handed out), and is stopped with SIGTERM, then SIGKILL, so no process is left
-behind. Both expose the pids whose CPU time and memory count.
+own (hellod picks one itself and logs it; nginx and h2o get a port the kernel
+just handed out), and is stopped with SIGTERM, then SIGKILL, so no process is
+left behind. All expose the pids whose CPU time and memory count.
+
+Every server answers GET /p1 (the path every client asks for) with 200,
+Content-Type "text/plain; charset=utf-8" and BODY.
 """
 
 import os
@@ -15,9 +18,16 @@ import subprocess
 import tempfile
 import time
 
+import yaml
+
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 NOFILE = 20000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BODY = "Hello, World!\n"
+CONTENT_TYPE = "text/plain; charset=utf-8"
+PATH = "/p1"  # the request target of every client
+# The user h2o switches to when started as root (its default).
+H2O_USER = "nobody"
 
 
 def wait_for(condition, timeout, what):
@@ -60,6 +70,19 @@ def cpu_seconds(pids):
     return total / CLOCK_TICKS
 
 
+def written_bytes(pids):
+    """Bytes the given processes passed to write-family calls (wchar in /proc/PID/io)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                match = re.search(r"^wchar:\s+(\d+)", f.read(), re.M)
+        except FileNotFoundError:
+            continue
+        total += int(match.group(1)) if match else 0
+    return total
+
+
 def rss_kib(pids):
     """VmRSS summed over the given processes, in KiB."""
     total = 0
@@ -83,14 +106,20 @@ class Server:
 
     name = "server"
 
-    def __init__(self, workers, cpus=None, wrapper=None):
+    def __init__(self, workers, cpus=None, wrapper=None, variant=None):
         self.workers = workers
         self.cpus = cpus
         self.wrapper = list(wrapper or [])
+        self.variant = variant  # a configuration variant's name, or None for the baseline
         self.dir = tempfile.mkdtemp(prefix=f"bench-{self.name}-")
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
         self.port = None
+
+    @property
+    def key(self):
+        """How results name this server: "hellod", or "hellod:VARIANT"."""
+        return self.name if self.variant is None else f"{self.name}:{self.variant}"
 
     def command(self):
         raise NotImplementedError
@@ -99,7 +128,7 @@ class Server:
         cmd = self.wrapper + self.command()
         if self.cpus:
             cmd = ["taskset", "-c", ",".join(map(str, self.cpus))] + cmd
-        self._log = open(self.log_path, "wb")
+        self._log = self.open_log()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.port = self.wait_port(timeout)
@@ -113,6 +142,9 @@ class Server:
 
     def expected_processes(self):
         return 1
+
+    def open_log(self):
+        return open(self.log_path, "wb")
 
     def log(self):
         with open(self.log_path, "rb") as f:
@@ -135,6 +167,9 @@ class Server:
             return
         pids = self.all_pids()
         self.proc.send_signal(signal.SIGTERM)
+        # A process a debugger left stopped (vgdb, under callgrind) acts on
+        # SIGTERM only once it runs again.
+        self.proc.send_signal(signal.SIGCONT)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -161,31 +196,44 @@ def _zombie(pid):
 class Hellod(Server):
     name = "hellod"
 
-    def __init__(self, binary, workers, cpus=None, wrapper=None, max_connections=NOFILE):
-        super().__init__(workers, cpus, wrapper)
+    def __init__(self, binary, workers, cpus=None, wrapper=None, max_connections=NOFILE,
+                 variant=None, snippet=None):
+        """snippet: a variant's YAML text, merged over the baseline configuration."""
+        super().__init__(workers, cpus, wrapper, variant)
         self.binary = binary
         self.config_path = os.path.join(self.dir, "hellod.yaml")
+        config = merge(baseline_config(workers, max_connections),
+                       yaml.safe_load(fill_free_ports(snippet or "")) or {})
+        # An access log writes a line per request to stderr, so stderr goes
+        # to /dev/null (the cheapest sink: the write itself, nothing behind
+        # it) and the port is chosen here instead of read from the log.
+        self.quiet = config.get("log", {}).get("access", False) not in (False, None)
+        self.chosen_port = free_port() if self.quiet else None
+        if self.quiet:
+            config["listen"] = [f"127.0.0.1:{self.chosen_port}"]
         with open(self.config_path, "w") as f:
-            f.write(f"""listen: ["127.0.0.1:0"]
-workers: {workers}
-response:
-  content_type: "text/plain; charset=utf-8"
-  body: "Hello, World!\\n"
-limits:
-  max_connections: {max_connections}
-  keepalive_requests: 1000000000
-timeouts:
-  keepalive: 300s
-log:
-  level: info
-  access: false
-  target: stderr
-""")
+            f.write(dump_yaml(config))
 
     def command(self):
         return [self.binary, "--config", self.config_path]
 
+    def check_config(self):
+        """None when this build accepts the configuration, else hellod's reason."""
+        result = subprocess.run([self.binary, "--check-config", "--config", self.config_path],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode == 0:
+            return None
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return lines[0] if lines else f"exit status {result.returncode}"
+
+    def open_log(self):
+        return open(os.devnull, "wb") if self.quiet else super().open_log()
+
     def wait_port(self, timeout):
+        if self.quiet:
+            self.check_alive()
+            return self.chosen_port
+
         def port():
             self.check_alive()
             match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
@@ -193,20 +241,65 @@ log:
         return wait_for(port, timeout, "hellod's 'listening on' log line")
 
 
+def baseline_config(workers, max_connections):
+    """hellod's baseline: one response for every path, no metrics, no access log."""
+    return {"listen": ["127.0.0.1:0"], "workers": workers,
+            "response": {"content_type": CONTENT_TYPE, "body": BODY},
+            "limits": {"max_connections": max_connections,
+                       "keepalive_requests": 1000000000},
+            "timeouts": {"keepalive": "300s"},
+            "log": {"level": "info", "access": False, "target": "stderr"}}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes strings with line breaks double-quoted ("Hello, World!\\n")."""
+
+
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style='"' if "\n" in value else None))
+
+
+def dump_yaml(document):
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def merge(base, snippet):
+    """base with snippet laid over it: maps merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in snippet.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def fill_free_ports(text):
+    """Replaces each @FREE_PORT@ with a loopback port nobody listens on now."""
+    while "@FREE_PORT@" in text:
+        text = text.replace("@FREE_PORT@", str(free_port()), 1)
+    return text
+
+
 class Nginx(Server):
     name = "nginx"
 
     def __init__(self, workers, cpus=None, wrapper=None, master_process=True,
-                 binary="/usr/sbin/nginx"):
-        super().__init__(workers, cpus, wrapper)
+                 binary="/usr/sbin/nginx", variant=None, exact_locations=0):
+        """exact_locations: N adds `location = /p2 ... /pN, /p1 { return 200 ...; }`."""
+        super().__init__(workers, cpus, wrapper, variant)
         self.binary = binary
         self.master_process = master_process
         self.chosen_port = free_port()
         with open(os.path.join(BENCH_DIR, "nginx.conf.in")) as f:
             template = f.read()
+        body = BODY.replace("\n", "\\n")
+        locations = "".join(f'    location = {path} {{ return 200 "{body}"; }}\n'
+                            for path in exact_paths(exact_locations))
         fields = {"PREFIX": self.dir, "WORKERS": str(workers), "NOFILE": str(NOFILE),
                   "WORKER_CONNECTIONS": str(NOFILE), "PORT": str(self.chosen_port),
-                  "MASTER_PROCESS": "on" if master_process else "off"}
+                  "MASTER_PROCESS": "on" if master_process else "off",
+                  "BODY": body, "EXACT_LOCATIONS": locations}
         for key, value in fields.items():
             template = template.replace(f"@{key}@", value)
         self.config_path = os.path.join(self.dir, "nginx.conf")
@@ -236,3 +329,74 @@ class Nginx(Server):
             with open(error_log) as f:
                 text += f.read()
         return text
+
+
+def exact_paths(count):
+    """/p2 ... /pN then /p1: the path clients ask for comes last in file order,
+    so a first-match scan would pay for every route before it."""
+    if count <= 0:
+        return []
+    return [f"/p{i}" for i in range(2, count + 1)] + ["/p1"]
+
+
+class H2o(Server):
+    """h2o 2.2 (Debian's package): one process, `num-threads` event loops.
+
+    The body is a file in a `file.dir` (h2o has no inline response short of
+    mruby), served with the same Content-Type; h2o adds Last-Modified and
+    Accept-Ranges of its own. Started as root, h2o switches to nobody after
+    binding (its `user` default), so its files are world-readable. Under
+    callgrind it stays root (`user: root`): valgrind's output file and the
+    FIFOs callgrind_control talks through belong to the user valgrind started
+    as, and after the switch h2o could neither write the one nor answer on
+    the others (tried: the dump fails, and vgdb hangs).
+    """
+
+    name = "h2o"
+
+    def __init__(self, workers, cpus=None, wrapper=None, binary="/usr/bin/h2o",
+                 stay_root=False):
+        super().__init__(workers, cpus, wrapper)
+        self.binary = binary
+        self.chosen_port = free_port()
+        os.chmod(self.dir, 0o755)  # mkdtemp's 0700 would keep nobody out
+        docroot = os.path.join(self.dir, "www")
+        os.mkdir(docroot)
+        os.chmod(docroot, 0o755)
+        with open(os.path.join(docroot, PATH.lstrip("/")), "w") as f:
+            f.write(BODY)
+        os.chmod(os.path.join(docroot, PATH.lstrip("/")), 0o644)
+        config = {
+            "user": "root" if stay_root else H2O_USER,
+            # Defaults read from h2o 2.2's documentation and checked here:
+            # num-threads defaults to the CPU count, max-connections to 1024,
+            # http1-request-timeout (also the keep-alive idle timeout) to 10 s,
+            # tcp-fastopen to 4096 on Linux, listen to every address; access-log
+            # is off unless configured; error-log is stderr.
+            "num-threads": workers,
+            "max-connections": NOFILE - 1000,
+            "http1-request-timeout": 300,
+            "tcp-fastopen": 0,
+            "listen": {"host": "127.0.0.1", "port": self.chosen_port},
+            "hosts": {"default": {"paths": {"/": {
+                "file.dir": docroot,
+                "file.mime.setdefaulttype": CONTENT_TYPE,  # the body file has no extension
+                "file.etag": "OFF",
+                "file.dirlisting": "OFF"}}}},
+        }
+        self.config_path = os.path.join(self.dir, "h2o.conf")
+        with open(self.config_path, "w") as f:
+            f.write(dump_yaml(config))
+        os.chmod(self.config_path, 0o644)
+
+    def command(self):
+        return [self.binary, "-c", self.config_path]
+
+    def wait_port(self, timeout):
+        self.check_alive()
+        return self.chosen_port
+
+    def serving_pids(self):
+        # h2o's threads are one process; its child (a perl crash-report
+        # helper, annotate-backtrace-symbols) serves nothing.
+        return [self.proc.pid]

@@ -20,7 +20,7 @@ E2E_PACKAGES=(
   debootstrap systemd-container python3
 )
 BENCH_PACKAGES=(
-  wrk nginx-light valgrind strace apache2-utils python3 util-linux
+  wrk nginx-light h2o valgrind strace apache2-utils python3 python3-yaml util-linux
 )
 
 want=("${BUILD_PACKAGES[@]}")
