@@ -1,7 +1,6 @@
 // llhttp's callbacks for RequestParser, and the RFC 9112 checks hellod makes
 // on top of llhttp as the fields go by.
 #include <cassert>
-#include <cstring>
 
 #include "request_captures.hpp"
 #include "request_parser.hpp"
@@ -20,26 +19,6 @@ constexpr std::uint8_t kMany = 2;  // counting stops here: one or more than one 
 
 RequestParser& parser_of(llhttp_t* parser) {
   return *static_cast<RequestParser*>(parser->data);
-}
-
-// Eight bytes at a time (the "has zero byte" bit trick on bytes XOR 0x20):
-// header names are short, and a byte loop with an early exit costs several
-// instructions per byte on this hot path.
-bool contains_space(std::string_view text) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-  constexpr std::uint64_t kSpaces = 0x2020202020202020ULL;
-  std::size_t i = 0;
-  for (; i + sizeof(std::uint64_t) <= text.size(); i += sizeof(std::uint64_t)) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, text.data() + i, sizeof(word));
-    const std::uint64_t spaces = word ^ kSpaces;  // a space becomes a zero byte
-    if (((spaces - kOnes) & ~spaces & kHighBits) != 0) return true;
-  }
-  for (; i < text.size(); ++i) {
-    if (text[i] == ' ') return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -75,14 +54,10 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  // A field name is a token (RFC 9110 §5.1); llhttp 8.1 still passes "Name :"
-  // and even "Na me" through, so a space in the name is rejected here (RFC
-  // 9112 §5.1: a server MUST, since proxies may disagree on the name). llhttp
-  // already refuses HTAB and the other control characters in names.
+  // A field name is a token (RFC 9110 §5.1): strict llhttp refuses
+  // whitespace in it or before the colon (RFC 9112 §5.1) by itself.
   static int on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
-    RequestParser& self = parser_of(parser);
-    if (contains_space(std::string_view(at, length))) return reject(self, 400);
-    self.match_field(std::string_view(at, length));
+    parser_of(parser).match_field(std::string_view(at, length));
     return HPE_OK;
   }
 
@@ -105,14 +80,9 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  static int on_header_value_complete(llhttp_t* parser) {
-    RequestParser& self = parser_of(parser);
-    self.end_field();
-    return HPE_OK;
-  }
-
   static int on_headers_complete(llhttp_t* parser) {
     RequestParser& self = parser_of(parser);
+    self.end_value();
     self.headers_done_ = true;
     const int status = self.check_headers();
     if (status != 0) return reject(self, status);
@@ -163,7 +133,6 @@ struct ParserCallbacks {
     settings.on_header_field = on_header_field;
     settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_chunk_header = on_chunk_header;
     settings.on_body = on_body;
@@ -198,38 +167,43 @@ std::string_view RequestParser::name_literal(Name name) {
   return {};
 }
 
+RequestParser::Name RequestParser::candidate(char first) const {
+  switch (first | 0x20) {
+    case 'h':
+      return Name::host;
+    case 'e':
+      return Name::expect;
+    case 't':
+      return Name::transfer_encoding;
+    case 'u':
+      return wants(Field::user_agent) ? Name::user_agent : Name::other;
+    case 'r':
+      return wants(Field::referer) ? Name::referer : Name::other;
+    default:
+      return Name::other;
+  }
+}
+
+// The first piece of a name also ends the previous field's value.
 void RequestParser::match_field(std::string_view chunk) {
   if (chunk.empty()) return;
-  if (field_ == Name::other && name_.empty()) {
-    switch (chunk[0] | 0x20) {
-      case 'h':
-        field_ = Name::host;
-        break;
-      case 'e':
-        field_ = Name::expect;
-        break;
-      case 't':
-        field_ = Name::transfer_encoding;
-        break;
-      case 'u':
-        field_ = Name::user_agent;
-        break;
-      case 'r':
-        field_ = Name::referer;
-        break;
-      default:
-        name_.feed_name(chunk, {});  // no candidate: mark the name as other
-        return;
+  if (name_.empty() && field_ == Name::other) {
+    end_value();
+    field_ = candidate(chunk[0]);
+    if (field_ == Name::other) {
+      name_.feed_name(chunk, {});  // no candidate: the rest of the name is skipped
+      return;
     }
   }
   name_.feed_name(chunk, name_literal(field_));
 }
 
 void RequestParser::name_complete() {
-  if (!name_.matches(name_literal(field_))) field_ = Name::other;
+  value_of_ = name_.matches(name_literal(field_)) ? field_ : Name::other;
+  field_ = Name::other;
   name_.reset();
   value_.reset();
-  switch (field_) {
+  switch (value_of_) {
     case Name::host:
       if (host_headers_ < kMany) ++host_headers_;
       if (wants(Field::host)) restart_capture(Field::host);
@@ -250,7 +224,7 @@ void RequestParser::name_complete() {
 }
 
 void RequestParser::on_value(std::string_view chunk) {
-  switch (field_) {
+  switch (value_of_) {
     case Name::expect:
       value_.feed(chunk, kContinue);
       break;
@@ -271,18 +245,20 @@ void RequestParser::on_value(std::string_view chunk) {
   }
 }
 
-void RequestParser::end_field() {
-  if (field_ == Name::expect) {
+// Called where the next name starts or the headers end, which saves a
+// callback per field: only Expect and Transfer-Encoding values matter here.
+void RequestParser::end_value() {
+  if (value_of_ == Name::expect) {
     // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
     (value_.matches(kContinue) ? expect_continue_ : bad_expectation_) = true;
-  } else if (field_ == Name::transfer_encoding) {
+  } else if (value_of_ == Name::transfer_encoding) {
     if (value_.empty()) {
       empty_transfer_coding_ = true;
     } else if (!value_.matches(kChunked)) {
       bad_transfer_coding_ = true;
     }
   }
-  field_ = Name::other;
+  value_of_ = Name::other;
 }
 
 // Checks llhttp leaves to the server, run once the header block is complete.

@@ -174,6 +174,7 @@ void RequestParser::begin_message() {
   expect_continue_ = false;
   bad_expectation_ = false;
   field_ = Name::other;
+  value_of_ = Name::other;
   name_.reset();
   clear_captures(spill_);
 }

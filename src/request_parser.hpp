@@ -98,7 +98,7 @@ class RequestParser {
   void match_field(std::string_view chunk);
   void name_complete();
   void on_value(std::string_view chunk);
-  void end_field();
+  void end_value();
   [[nodiscard]] bool wants(Field field) const { return (captures_ & field_bit(field)) != 0; }
   int check_headers();
   [[nodiscard]] int check_transfer_encoding() const;
@@ -110,6 +110,7 @@ class RequestParser {
   enum class Name : unsigned char { other, host, expect, transfer_encoding, user_agent, referer };
 
   static std::string_view name_literal(Name name);
+  [[nodiscard]] Name candidate(char first) const;
 
   llhttp_t parser_{};
   std::unique_ptr<CaptureSpill> spill_;  // only while a request with captures spans reads
@@ -118,7 +119,8 @@ class RequestParser {
   TokenMatcher name_;                    // the field name against `field_`'s name
   TokenMatcher value_;                   // its value, where the value matters
   std::uint16_t error_status_ = 0;
-  Name field_ = Name::other;
+  Name field_ = Name::other;     // the name being read, while it may still match
+  Name value_of_ = Name::other;  // the field whose value is being read
   FieldMask captures_ = 0;
   std::uint8_t host_headers_ = 0;
   std::uint8_t transfer_encodings_ = 0;
