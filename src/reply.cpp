@@ -1,5 +1,6 @@
 #include "reply.hpp"
 
+#include <optional>
 #include <string_view>
 
 namespace hellod {
@@ -29,8 +30,11 @@ Reply answer(const ParseEvent& event, const ReplyContext& context, const Respons
 
 std::size_t route_of(const RouteTable& routes, const RequestParser& parser) {
   if (routes.size() == 0) return RouteTable::kNoRoute;
-  return routes.match(parser.method(), request_path(parser.captured(Field::target)),
-                      parser.captured(Field::host));
+  const std::string_view target = parser.captured(Field::target);
+  // RFC 9112 §3.3: an absolute-form target names the host itself.
+  const std::optional<std::string_view> authority = request_authority(target);
+  return routes.match(parser.method(), request_path(target),
+                      authority ? *authority : parser.captured(Field::host));
 }
 
 Reply reply_for(const ParseEvent& event, const ReplyContext& context,

@@ -77,7 +77,10 @@ void capture_piece(std::unique_ptr<CaptureSpill>& spill, Field field, std::strin
 void spill_captures(std::unique_ptr<CaptureSpill>& spill) {
   bool any = false;
   for (const CapturedSpan& span : context.fields) any = any || span.size > 0;
-  if (!any) return;
+  // With nothing collected, a spill from an earlier read must still learn
+  // the fields restarted since (a repeated header), or the next read would
+  // bring back their earlier values.
+  if (!any && spill == nullptr) return;
   if (spill == nullptr) spill = std::make_unique<CaptureSpill>();
   // The field still being read goes last, so its next piece can be appended.
   for (std::size_t i = 0; i < kFieldCount; ++i) {

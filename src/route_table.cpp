@@ -18,6 +18,15 @@ std::string_view before_query(std::string_view path) {
   return path.substr(0, path.find_first_of("?#"));
 }
 
+// What follows "scheme://" in an absolute-form target, or nothing.
+std::optional<std::string_view> after_scheme(std::string_view target) {
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || !is_scheme(target.substr(0, scheme_end))) {
+    return std::nullopt;
+  }
+  return target.substr(scheme_end + 3);
+}
+
 }  // namespace
 
 RouteTable::RouteTable(std::span<const RouteConfig> routes, std::string_view health_path) {
@@ -66,12 +75,23 @@ std::size_t RouteTable::match(std::string_view method, std::string_view path,
 std::string_view request_path(std::string_view target) noexcept {
   if (target.starts_with('/')) return before_query(target);
   if (target == "*") return target;
-  const auto scheme_end = target.find("://");
-  if (scheme_end == std::string_view::npos || !is_scheme(target.substr(0, scheme_end))) return {};
-  const std::string_view rest = target.substr(scheme_end + 3);
+  const auto after = after_scheme(target);
+  if (!after) return {};
+  const std::string_view rest = *after;
   const auto path_start = rest.find_first_of("/?#");
   if (path_start == std::string_view::npos || rest[path_start] != '/') return "/";
   return before_query(rest.substr(path_start));
+}
+
+std::optional<std::string_view> request_authority(std::string_view target) noexcept {
+  if (target.starts_with('/')) return std::nullopt;
+  const auto after = after_scheme(target);
+  if (!after) return std::nullopt;
+  std::string_view authority = after->substr(0, after->find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  return authority;
 }
 
 }  // namespace hellod

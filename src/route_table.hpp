@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -82,5 +83,11 @@ class RouteTable {
 // asterisk-form "*" -> "*"; authority-form "h:443" (CONNECT) and anything
 // else -> "". The path is not decoded or normalised: routes compare bytes.
 std::string_view request_path(std::string_view target) noexcept;
+
+// The authority of an absolute-form target without its userinfo
+// ("http://u@h:8080/a" -> "h:8080"), or nothing for any other form. RFC 9112
+// §3.3: such a target is the target URI, so its authority names the host a
+// route compares, not the Host header (which §3.2.2 says to ignore).
+std::optional<std::string_view> request_authority(std::string_view target) noexcept;
 
 }  // namespace hellod

@@ -7,14 +7,19 @@
 namespace hellod {
 namespace {
 
+// Test builds always collect the target, for the throwing test target
+// (connection.cpp).
+#ifdef HELLOD_TEST_HOOKS
+constexpr bool kAlwaysTarget = true;
+#else
+constexpr bool kAlwaysTarget = false;
+#endif
+
 FieldMask captures_for(const Config& config) {
   const bool any_host =
       std::any_of(config.routes.begin(), config.routes.end(),
                   [](const RouteConfig& route) { return !route.match.host.empty(); });
-  bool target = !config.routes.empty() || config.log.access;
-#ifdef HELLOD_TEST_HOOKS
-  target = true;  // the throwing test target (connection.cpp)
-#endif
+  const bool target = kAlwaysTarget || !config.routes.empty() || config.log.access;
   unsigned fields = 0;
   if (target) fields |= field_bit(Field::target);
   if (any_host) fields |= field_bit(Field::host);

@@ -8,8 +8,8 @@ of the host's release (debootstrap from the machine's own apt mirror, cached
 under the build tree) with systemd as PID 1 in systemd-nspawn, and does
 inside it what an administrator does: install the package with apt, reload,
 break the configuration, read the journal, rate the unit's sandbox, restart,
-crash and upgrade it under load, switch to socket activation, reinstall and
-purge. Every step is asserted and its result printed; the container is always
+crash and upgrade it under load, drain it before a stop, switch to socket
+activation, reinstall and purge. Every step is asserted and its result printed; the container is always
 torn down.
 
 Usage: run_e2e.py --source-dir DIR --work-dir DIR [--deb FILE [--next-deb FILE]]
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from nspawn import (Container, StepFailed, cached_rootfs, expect, log, remove_stale_runs, run,
                     runtime_packages, unmount, wait_for, writable_copy)
+from drain_steps import DrainSteps
 from restart_steps import RestartSteps
 
 URL = "http://127.0.0.1:8080/"
@@ -85,7 +86,7 @@ def lint(deb, timings):
 # The steps
 
 
-class Steps(RestartSteps):
+class Steps(RestartSteps, DrainSteps):
     """Each step asserts what an administrator expects and returns a summary."""
 
     def __init__(self, container, deb_name, next_deb_name=None):
@@ -304,7 +305,8 @@ class Steps(RestartSteps):
         """(number, title, step, fatal) in the order they run.
 
         Numbers are stable names (--steps uses them); the restart steps 11-16
-        run in service mode, before the switch to socket activation (7). A
+        and the drain step 17 run in service mode, before the switch to socket
+        activation (7). A
         failed fatal step ends the run, because later steps build on it; the
         others restore what they changed, so the run goes on.
         """
@@ -329,6 +331,9 @@ class Steps(RestartSteps):
              self.step15_upgrade_under_load, False),
             (16, "downgrade: apt-get -y refuses, --allow-downgrades installs, conffile kept",
              self.step16_downgrade, False),
+            (17, "stop with health.drain 3s: /healthz 503 first, /page 200 until the stop, "
+                 "inactive; drain 8s > TimeoutStopSec=5s still inactive",
+             self.step17_drain_on_stop, False),
             (7, "socket activation, restart keeps answering", self.step7_socket_activation, True),
             (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade, True),
             (9, "stop + purge leaves nothing", self.step9_purge, True),

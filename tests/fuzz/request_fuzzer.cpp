@@ -11,7 +11,13 @@
 // - the outcome does not depend on how the bytes were split into reads
 //   (a split-dependent result would let a client smuggle a request past a
 //   proxy that reads differently), checked against one whole read and one
-//   byte-at-a-time read.
+//   byte-at-a-time read;
+// - with routes (most runs), each request is routed as Connection::answer
+//   routes it (route_of on the fields the snapshot's mask collects, the
+//   health route failing while draining), the route agrees with a plain
+//   first-match scan of the routes in file order, and the reply's status is
+//   that route's (or the top-level response's, or 503 for a failing health
+//   route).
 //
 // The split points come from a hash of the input, so every input is still a
 // plain HTTP byte stream (the seed corpus is readable) while mutations
@@ -32,6 +38,9 @@
 #include "request_driver.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
+#include "route_match.hpp"
+#include "route_table.hpp"
+#include "snapshot.hpp"
 
 namespace hellod {
 namespace {
@@ -61,7 +70,9 @@ struct Setup {
   RequestLimits limits;
   std::uint32_t keepalive_requests = 10'000;
   bool draining = false;
-  FieldMask captures = 0;  // routing and the access log collect fields
+  FieldMask captures = 0;       // routing and the access log collect fields
+  bool routed = false;          // serve kRoutes (else the top-level response only)
+  bool health_failing = false;  // the drain before a stop: health routes answer 503
 };
 
 [[noreturn]] void fail(const char* what, std::string_view detail = {}) {
@@ -73,6 +84,90 @@ struct Setup {
 const ResponseSet& responses() {
   static const ResponseSet set(ResponseConfig{}, current_http_date());
   return set;
+}
+
+// A small route table with every kind of filter; each response has its own
+// status, so a reply's status says which route answered. Statuses avoid 503
+// and the error statuses (kErrorStatuses).
+constexpr std::string_view kRoutes = R"(
+response: {status: 200}
+routes:
+  - {name: health, match: {path: /healthz}, response: {status: 201}}
+  - {name: vhost, match: {path: /, host: example.com}, response: {status: 202}}
+  - {name: root, match: {path: /}, response: {status: 203}}
+  - {name: api-get, match: {prefix: /api/, methods: [GET, HEAD]}, response: {status: 207}}
+  - {name: api-v1, match: {path: /api/v1}, response: {status: 208}}
+  - {name: wild, match: {prefix: /a, host: "*.example.com"}, response: {status: 226}}
+  - {name: ipv6, match: {prefix: /a, host: "[::1]"}, response: {status: 402}}
+  - {name: writes, match: {methods: [POST, PUT]}, response: {status: 409}}
+  - {name: a-options, match: {prefix: /a, methods: [OPTIONS]}, response: {status: 410}}
+  - {name: any-options, match: {methods: [OPTIONS, CONNECT]}, response: {status: 418}}
+health: {path: /healthz, drain: 3s}
+)";
+
+const Snapshot& routed() {
+  static const Snapshot snapshot = [] {
+    auto config = parse_config(kRoutes, "request_fuzzer");
+    if (!config) fail("the fuzzer's routes do not load:", config.error().message);
+    return Snapshot(std::move(config).value());
+  }();
+  return snapshot;
+}
+
+// The reference the route table is checked against: every route in file
+// order, each filter tested as hellod(8)'s manual states it. Host and path
+// come from request_authority/request_path/host_for_matching (unit-tested);
+// what is checked is the table's hashing, scanning and ordering.
+bool host_matches(std::string_view pattern, std::string_view host) {
+  if (pattern.empty()) return true;
+  const std::string lowered = lower_case(host);
+  if (!pattern.starts_with("*.")) return lowered == pattern;
+  const std::string_view suffix = pattern.substr(1);  // ".example.com"
+  return lowered.size() > suffix.size() && lowered.ends_with(suffix);
+}
+
+std::size_t first_match(const Config& config, std::string_view method, std::string_view target,
+                        std::string_view host_header) {
+  const std::string_view path = request_path(target);
+  const auto authority = request_authority(target);
+  const std::string_view host = host_for_matching(authority ? *authority : host_header);
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteMatch& match = config.routes[i].match;
+    const bool path_ok =
+        match.path_kind == RouteMatch::PathKind::any ||
+        (match.path_kind == RouteMatch::PathKind::exact && path == match.path) ||
+        (match.path_kind == RouteMatch::PathKind::prefix && path.starts_with(match.path));
+    const bool method_ok =
+        match.methods.empty() || std::ranges::find(match.methods, method) != match.methods.end();
+    if (path_ok && method_ok && host_matches(match.host, host)) return i;
+  }
+  return RouteTable::kNoRoute;
+}
+
+// The route Connection::answer would give the request the parser just
+// completed, checked against first_match.
+ReplyContext route_context(const RequestParser& parser, std::uint32_t requests,
+                           const Setup& setup) {
+  ReplyContext context{requests, setup.keepalive_requests, setup.draining};
+  if (!setup.routed) return context;
+  const Snapshot& snapshot = routed();
+  context.route = route_of(snapshot.routes, parser);
+  context.health_failing = setup.health_failing && snapshot.routes.is_health(context.route);
+  const std::size_t expected =
+      first_match(snapshot.config, parser.method(), parser.captured(Field::target),
+                  parser.captured(Field::host));
+  if (context.route != expected) {
+    fail("the route table disagrees with the first match in file order for",
+         parser.captured(Field::target));
+  }
+  return context;
+}
+
+int route_status(const ReplyContext& context) {
+  const Config& config = routed().config;
+  if (context.health_failing) return 503;
+  return context.route < config.routes.size() ? config.routes[context.route].response.status
+                                              : config.response.status;
 }
 
 // The bytes hellod would write must be one well-formed response with the
@@ -92,17 +187,23 @@ void check_response(const ResponseBytes& bytes, int status, ConnectionHeader con
 // The connection's own decision (reply_for, shared with Connection), checked:
 // errors carry a status hellod has a response for, and the bytes are one
 // well-formed response that agrees with the decision.
-Outcome reply(const ParseEvent& event, std::uint32_t requests, const Setup& setup) {
+Outcome reply(const ParseEvent& event, const ReplyContext& context, const Setup& setup) {
   if (event.kind == ParseEvent::Kind::error) {
     if (std::find(kErrorStatuses.begin(), kErrorStatuses.end(), event.error_status) ==
         kErrorStatuses.end()) {
       fail("unexpected error status", std::to_string(event.error_status));
     }
   }
-  const Reply decided = reply_for(
-      event, ReplyContext{requests, setup.keepalive_requests, setup.draining}, responses());
+  const Reply decided = reply_for(event, context, setup.routed ? routed().responses : responses());
   if (event.kind == ParseEvent::Kind::error && decided.status != event.error_status) {
     fail("error response has another status");
+  }
+  if (event.kind == ParseEvent::Kind::request && decided.route != context.route) {
+    fail("the reply names another route");
+  }
+  if (event.kind == ParseEvent::Kind::request && setup.routed &&
+      decided.status != route_status(context)) {
+    fail("the reply's status is not its route's", std::to_string(decided.status));
   }
   if (decided.close_after != (decided.connection == ConnectionHeader::close)) {
     fail("closing without saying Connection: close (or the reverse)");
@@ -158,11 +259,13 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
       if (event.kind == ParseEvent::Kind::send_continue && ++continues > requests + 1) {
         fail("more than one 100 Continue for a request");
       }
+      ReplyContext context{requests, setup.keepalive_requests, setup.draining};
       if (event.kind == ParseEvent::Kind::request) {
         ++requests;
         check_captures(parser, setup.captures);
+        context = route_context(parser, requests, setup);
       }
-      Outcome outcome = reply(event, requests, setup);
+      Outcome outcome = reply(event, context, setup);
       // Where llhttp notices an error may depend on the reads; not compared.
       if (event.kind != ParseEvent::Kind::error) outcome.end = position;
       run.closed = outcome.connection == ConnectionHeader::close;
@@ -239,6 +342,11 @@ Setup setup_for(std::uint64_t hash) {
   setup.keepalive_requests = kKeepaliveRequests[(hash >> 12) & 3];
   setup.draining = ((hash >> 14) & 15) == 0;
   setup.captures = static_cast<FieldMask>((hash >> 18) & 15);
+  // As Connection::process does: the parser collects what the snapshot's
+  // routes need (and, varied here, what the access log would).
+  setup.routed = ((hash >> 22) & 3) != 0;
+  if (setup.routed) setup.captures |= routed().captures;
+  setup.health_failing = ((hash >> 24) & 1) != 0;
   return setup;
 }
 

@@ -288,6 +288,68 @@ health:
                               f'(routes[0], {path}:2:5) comes first with the same path and the '
                               f'same or wider methods and host, so this route can never match\n')
 
+    def test_each_route_refusal_has_its_exact_message_and_positions(self):
+        """Issue 10's refusals, each with the whole message: a route covered by
+        an earlier one (wider methods, a host wildcard, a catch-all, default
+        and given names, block style) names both routes' file:line:column;
+        a health.path that is no route's exact path names the health.path."""
+        never = ('{at}: routes[1]: route "{later}" can never match: route "{earlier}" '
+                 '(routes[0], {path}:{first}) comes first and matches every request it would '
+                 '(same or wider path, methods and host)\n')
+        duplicate = ('{at}: routes[1]: duplicate exact path "/a": route "route1" '
+                     '(routes[0], {path}:2:5) comes first with the same path and the same or '
+                     'wider methods and host, so this route can never match\n')
+        no_route = ('{at}: health.path: "/healthz" is no route\'s exact path; add a route with '
+                    'match: {{path: /healthz}}\n')
+        cases = [
+            ("wider_methods", "routes:\n  - {match: {path: /a, methods: [GET, HEAD]}, response: {}}\n"
+                              "  - {match: {path: /a, methods: [HEAD]}, response: {}}\n",
+             duplicate, {"at": "3:5"}),
+            ("narrower_host", "routes:\n  - {match: {path: /a}, response: {}}\n"
+                              "  - {match: {path: /a, methods: [GET], host: x.org}, response: {}}\n",
+             duplicate, {"at": "3:5"}),
+            ("host_wildcard", 'routes:\n  - {match: {prefix: /, host: "*.example.com"}, response: {}}\n'
+                              "  - {match: {prefix: /x, host: b.a.EXAMPLE.com}, response: {}}\n",
+             never, {"at": "3:5", "later": "route2", "earlier": "route1", "first": "2:5"}),
+            ("catch_all", "routes:\n  - {response: {}}\n  - {match: {path: /x}, response: {}}\n",
+             never, {"at": "3:5", "later": "route2", "earlier": "route1", "first": "2:5"}),
+            ("block_style_names", "routes:\n  - name: all\n    response: {}\n"
+                                  "  - name: get\n    match:\n      methods: GET\n    response: {}\n",
+             never, {"at": "4:5", "later": "get", "earlier": "all", "first": "2:5"}),
+            ("exact_after_prefix", "routes:\n  - {match: {prefix: /api/, methods: [GET]}, response: {}}\n"
+                                   "  - {match: {path: /api/v1, methods: [GET]}, response: {}}\n",
+             never, {"at": "3:5", "later": "route2", "earlier": "route1", "first": "2:5"}),
+            ("health_no_route", "routes: [{match: {path: /a}, response: {}}]\n"
+                                "health: {path: /healthz, drain: 3s}\n", no_route, {"at": "2:16"}),
+            ("health_prefix_only", "routes: [{match: {prefix: /healthz}, response: {}}]\n"
+                                   "health:\n  path: /healthz\n", no_route, {"at": "3:9"}),
+        ]
+        for name, text, template, fields in cases:
+            with self.subTest(name=name):
+                code, out, err, path = self.check(name, text)
+                self.assertEqual((code, out), (1, ""), err)
+                expected = template.format(path=path, **{**fields, "at": f"{path}:{fields['at']}"})
+                self.assertEqual(err, expected)
+
+    def test_a_route_response_is_refused_with_the_top_level_message(self):
+        """Everything the top-level response refuses, a route's response
+        refuses with the same message, at the route's own position."""
+        pairs = [(name, text, key) for name, text, key in BROKEN
+                 if key.startswith("response") and any(n == "route_" + name for n, _, _ in BROKEN)]
+        self.assertGreater(len(pairs), 15)
+        location = re.compile(r"^(.*):(\d+):(\d+): (.*)\n$")
+        for name, text, key in pairs:
+            with self.subTest(name=name):
+                _, _, top, top_path = self.check(name, text)
+                _, _, route, route_path = self.check("route_" + name, "routes:\n  - " + text)
+                top_match, route_match = location.match(top), location.match(route)
+                self.assertIsNotNone(top_match, top)
+                self.assertIsNotNone(route_match, route)
+                self.assertEqual(route_match.group(1), route_path)
+                self.assertEqual(route_match.group(2), "2")  # the line of the route
+                self.assertEqual(int(route_match.group(3)), int(top_match.group(3)) + 4, route)
+                self.assertEqual(route_match.group(4), "routes[0]." + top_match.group(4))
+
     def test_an_undefined_template_variable_names_its_position(self):
         code, out, err, path = self.check(
             "template", 'response:\n  template: true\n  body: "${env:HELLOD_TEST_SURELY_UNSET_7F3A}"\n')

@@ -3,11 +3,13 @@ Connection: close) while every other route is served and new connections
 are accepted; then the graceful shutdown. More stop signals skip ahead."""
 
 import signal
+import socket
 import threading
 import time
 import unittest
 
-from hellod_harness import HellodTestCase, read_response, wait_for
+from hellod_harness import (HellodTestCase, listening_socket, read_response, socket_activation,
+                            wait_for)
 from notify_receiver import NotifyReceiver
 
 HEALTH = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -127,6 +129,33 @@ class DrainTest(HellodTestCase):
         stopping = notify.wait_key("STOPPING", "1")
         self.assertTrue(stopping["STATUS"].startswith("stopping: draining"), stopping["STATUS"])
         self.assertEqual(server.proc.wait(10), 0)
+
+    def test_drain_under_socket_activation_leaves_the_socket_with_its_owner(self):
+        """With an inherited socket (hellod.socket): the same drain, and after
+        the stop the socket still listens in its owner (systemd, here the
+        test): a client queued in its backlog is served by the next hellod."""
+        sock = listening_socket()
+        self.addCleanup(sock.close)  # the owner's copy stays open, as systemd's does
+        port = sock.getsockname()[1]
+        notify = NotifyReceiver()
+        self.addCleanup(notify.close)
+        activation = socket_activation([sock])
+        activation["env"].update(notify.env)
+        server = self.start(config(drain="2s"), **activation)
+        notify.wait_key("READY")
+        server.signal(signal.SIGTERM)
+        notify.wait_key("STOPPING", "1")
+        for request, expected in ((HEALTH, (503, "close", b"Service Unavailable\n")),
+                                  (PAGE, (200, None, b"page\n"))):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                self.assertEqual(self.ask(server, request, client), expected)
+        self.assertEqual(server.proc.wait(2 + 5 + 10), 0)
+        queued = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(queued.close)
+        queued.sendall(PAGE)
+        activation = socket_activation([sock])
+        self.start(config(drain="2s"), **activation)
+        self.assertEqual(read_response(queued)[:3:2], (200, b"page\n"))
 
 
 if __name__ == "__main__":

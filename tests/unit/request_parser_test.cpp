@@ -317,6 +317,38 @@ TEST(RequestParserTest, RepeatedFieldKeepsItsLastValue) {
   EXPECT_EQ(parser.captured(Field::user_agent), "two");
 }
 
+// Found by request_fuzzer: with only a header field collected (no target),
+// a read that ended right after a repeated field's name (all collected
+// fields empty then) left the spill of an earlier read as it was, so the
+// next read brought the field's previous value back and appended to it
+// ("onetwo"; an assertion in checked builds). Every cut in three pieces.
+TEST(RequestParserTest, RepeatedFieldKeepsItsLastValueAcrossAnySplit) {
+  const std::string input =
+      "GET / HTTP/1.1\r\nUser-Agent: one\r\nHost: a\r\nUser-Agent: two\r\n\r\n";
+  const std::string_view all(input);
+  for (const FieldMask mask : {field_bit(Field::user_agent),
+                               FieldMask(field_bit(Field::user_agent) | field_bit(Field::host))}) {
+    for (std::size_t cut = 1; cut < all.size(); ++cut) {
+      for (std::size_t second = cut + 1; second <= all.size(); ++second) {
+        RequestParser parser;
+        parser.set_captures(mask);
+        int requests = 0;
+        for (const std::string_view piece :
+             {all.substr(0, cut), all.substr(cut, second - cut), all.substr(second)}) {
+          drive_requests(parser, piece, RequestLimits{}, [&](const ParseEvent& event) {
+            EXPECT_EQ(event.kind, Kind::request);
+            ++requests;
+            EXPECT_EQ(parser.captured(Field::user_agent), "two")
+                << "mask " << int{mask} << ", cuts at " << cut << ", " << second;
+            return true;
+          });
+        }
+        EXPECT_EQ(requests, 1);
+      }
+    }
+  }
+}
+
 TEST(RequestParserTest, UpgradeHeaderSetsUpgradeAndEndsKeepAlive) {
   constexpr std::string_view kInput =
       "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";

@@ -88,6 +88,25 @@ TEST(RequestPath, AsteriskAuthorityAndJunk) {
   EXPECT_EQ(request_path("1http://h/a"), "");
 }
 
+// RFC 9112 §3.3: an absolute-form target is the target URI, so its
+// authority names the host and the Host header is ignored (§3.2.2).
+TEST(RequestAuthority, AbsoluteFormOnly) {
+  EXPECT_EQ(request_authority("http://a.example.com/x"), "a.example.com");
+  EXPECT_EQ(request_authority("HTTP://Example.COM:8080/x?y"), "Example.COM:8080");
+  EXPECT_EQ(request_authority("http://h"), "h");
+  EXPECT_EQ(request_authority("http://h?q"), "h");
+  EXPECT_EQ(request_authority("http://h#f"), "h");
+  EXPECT_EQ(request_authority("http://[::1]:80/"), "[::1]:80");
+  EXPECT_EQ(request_authority("http:///x"), "");
+  // userinfo is not part of the host (RFC 9110 §4.2.4).
+  EXPECT_EQ(request_authority("http://user:pw@a.test/v"), "a.test");
+  EXPECT_EQ(request_authority("/a/b"), std::nullopt);
+  EXPECT_EQ(request_authority("*"), std::nullopt);
+  EXPECT_EQ(request_authority("example.com:443"), std::nullopt);
+  EXPECT_EQ(request_authority("1http://h/a"), std::nullopt);
+  EXPECT_EQ(request_authority(""), std::nullopt);
+}
+
 TEST(RequestPath, ReturnsAViewIntoTheTarget) {
   const std::string target = "/abc?d";
   EXPECT_EQ(request_path(target).data(), target.data());
