@@ -11,9 +11,10 @@ FieldMask captures_for(const Config& config) {
   const bool any_host =
       std::any_of(config.routes.begin(), config.routes.end(),
                   [](const RouteConfig& route) { return !route.match.host.empty(); });
-  bool target = !config.routes.empty() || config.log.access;
 #ifdef HELLOD_TEST_HOOKS
-  target = true;  // the throwing test target (connection.cpp)
+  const bool target = true;  // the throwing test target (connection.cpp)
+#else
+  const bool target = !config.routes.empty() || config.log.access;
 #endif
   unsigned fields = 0;
   if (target) fields |= field_bit(Field::target);
