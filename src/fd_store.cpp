@@ -121,6 +121,7 @@ class Planner {
       return fmt::format("it is bound to {}, not to {}", *socket.listening, wanted);
     }
     if (socket.unix_socket && index != 0) return "a unix socket is stored once, with index 0";
+    if (socket.file_gone) return "its socket file is gone, so no client can reach it";
     std::vector<Adoption>& adopted =
         plan_.adopted[static_cast<std::size_t>(entry - listen_.begin())];
     if (!adopted.empty() && *passed_[adopted.front().passed].listening != *socket.listening) {

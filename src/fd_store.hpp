@@ -47,6 +47,9 @@ struct Passed {
   // unix), e.g. "127.0.0.1:8080"; nullopt when it is anything else.
   std::optional<std::string> listening;
   bool unix_socket = false;
+  // A unix socket whose file is gone (e.g. its directory was removed while
+  // the store held it): nobody can connect to it any more.
+  bool file_gone = false;
 };
 
 // A stored socket to serve again for a listen: entry.
@@ -74,7 +77,8 @@ struct StartPlan {
 // Decides, for every passed descriptor, whether it is served (socket-unit
 // sockets, or stored ones that match a listen: entry), released (stored ones
 // that match nothing: the entry is gone, the socket is not bound where its
-// name says, is not a listening stream socket, or repeats a name), or left
+// name says, is not a listening stream socket, is a unix socket whose file
+// is gone, or repeats a name), or left
 // alone (reserved names). A stored socket is taken back only when its real
 // address is the entry's (any port for port 0, the same one for all of an
 // entry's sockets) and it is of the entry's kind.

@@ -35,8 +35,8 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
     systemd::PassedSocket& socket = passed.value()[i];
     spdlog::info("passed socket {} ({}) is left to the metrics listener", socket.info.name,
                  socket.info.listening.value_or("not a listening socket"));
-    reserved_.push_back(ListenSocket{std::move(socket.fd), socket.info.name,
-                                     socket.info.unix_socket, socket.info.name});
+    reserved_.push_back(
+        ListenSocket{std::move(socket.fd), socket.info.name, socket.info.unix_socket, {}});
   }
   release_stored(passed.value(), plan.released);
   if (!plan.activated.empty())
@@ -153,7 +153,9 @@ void Supervisor::keep_in_store(std::vector<ListenSocket>&& copies) {
   }
   if (copies.empty()) return;
   copies.clear();  // systemd holds its own descriptors now
-  spdlog::info("{} listening socket(s) kept in the service manager's file descriptor store",
+  // systemd 252 cannot say whether it kept them (FileDescriptorStoreMax=0
+  // drops them with a line in the journal), so this says what was sent.
+  spdlog::info("{} listening socket(s) handed to the service manager's file descriptor store",
                stored_.size());
   if (const std::optional<unsigned> size = systemd::fd_store_size();
       size && stored_.size() > *size) {

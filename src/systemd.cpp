@@ -1,6 +1,7 @@
 #include "systemd.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 
 namespace hellod::systemd {
 namespace {
+
+constexpr std::string_view kUnixPrefix = "unix:";  // as describe_socket() spells it
 
 void notify(const std::string& message) {
   sd_notify(0, message.c_str());
@@ -43,6 +46,15 @@ fd_store::Passed describe_passed(int fd, const char* name) {
   info.unix_socket = sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0;
   if (info.unix_socket || sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
     info.listening = describe_socket(fd);
+  }
+  if (info.unix_socket && info.listening && info.listening->starts_with(kUnixPrefix)) {
+    // Clients reach a unix socket by its file: a stored one whose file was
+    // removed (RuntimeDirectoryPreserve=no) serves nobody. Whether the file
+    // still names this very socket cannot be asked of the kernel simply; a
+    // socket file in hellod's own directory is taken to be its own.
+    struct stat file {};
+    const std::string path = info.listening->substr(kUnixPrefix.size());
+    info.file_gone = ::stat(path.c_str(), &file) != 0 || !S_ISSOCK(file.st_mode);
   }
   return info;
 }

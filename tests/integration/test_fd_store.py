@@ -226,6 +226,26 @@ class FdStoreTest(HellodTestCase):
         self.assertIn(f"took back 1 stored socket(s) of unix:{path}", second.log())
         self.assert_no_failures(load, second, began)
 
+    def test_a_unix_socket_whose_file_is_gone_is_bound_anew(self):
+        """Its directory was removed between runs (RuntimeDirectoryPreserve=no):
+        the stored socket serves nobody, so it is released and the path bound again."""
+        directory = tempfile.mkdtemp(prefix="hellod-store-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, "hellod.sock")
+        config = f'listen: ["unix:{path}"]\n'
+        receiver = self.store()
+        first = self.start(config, env=receiver.env)
+        receiver.wait_key("READY")
+        self.assertEqual(first.stop(), 0)
+        os.unlink(path)
+        second = self.start_stored(config, receiver)
+        self.assertIn(f"closing stored socket hellod-0-unix%3A{path} (unix:{path}): its socket "
+                      "file is gone", second.log())
+        self.assertEqual([m["FDNAME"] for m in receiver.with_key("FDSTOREREMOVE")],
+                         [f"hellod-0-unix%3A{path}"])
+        self.assertEqual(get(socket.AF_UNIX, path), 200)
+        self.assertEqual(receiver.store_names(), [f"hellod-0-unix%3A{path}"])
+
     # -- what must not be served ---------------------------------------------
 
     def test_a_stored_socket_no_longer_configured_is_closed_and_removed(self):

@@ -195,6 +195,16 @@ TEST(PlanStart, AUnixSocketIsStoredOnce) {
   ASSERT_EQ(plan.released.size(), 1U);
 }
 
+TEST(PlanStart, AUnixSocketWhoseFileIsGoneIsReleased) {
+  const ListenAddress a = unix_path("/run/hellod/hellod.sock");
+  Passed gone = stored(a, 0, "unix:/run/hellod/hellod.sock");
+  gone.file_gone = true;
+  const StartPlan plan = plan_start({gone}, {a});
+  EXPECT_TRUE(plan.adopted[0].empty());
+  ASSERT_EQ(plan.released.size(), 1U);
+  EXPECT_EQ(plan.released[0].reason, "its socket file is gone, so no client can reach it");
+}
+
 TEST(PlanStart, ASecondSocketWithTheSameNameIsReleased) {
   const ListenAddress a = tcp4("127.0.0.1", 8080);
   const StartPlan plan =
