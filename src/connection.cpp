@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -168,8 +169,27 @@ void Connection::arm_send_timeout() {
 void Connection::drain() {
   if (phase_ == Phase::closed || phase_ == Phase::lingering || phase_ == Phase::finishing) return;
   // A busy connection finishes its response, which says Connection: close
-  // because the loop is draining; advance() then closes it.
-  if (!parser_.mid_request() && !output_pending()) close();
+  // because the loop is draining; advance() then closes it. So does one
+  // whose next request is already in the socket: closing over unread bytes
+  // would reset it (and, in a restart, a client that had been accepted just
+  // before would fail where one still in the backlog is served).
+  if (parser_.mid_request() || output_pending() || input_waiting()) return;
+  if (requests_ == 0 && phase_ == Phase::head) {
+    // Accepted, nothing sent yet: the request is most likely on its way.
+    loop_.deadlines.wait(*this, Wait::drain);
+    return;
+  }
+  // Idle between requests: a FIN. A client whose next request crosses it
+  // retries on a new connection (RFC 9112 section 9.3.1).
+  close();
+}
+
+// Whether the client's bytes wait in the socket, unread (recv(2) MSG_PEEK).
+bool Connection::input_waiting() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&handle_.handle, &fd) != 0) return false;
+  char byte = 0;
+  return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void Connection::on_read(std::string_view data) {

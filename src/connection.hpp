@@ -41,7 +41,9 @@ class Connection : public DeadlineEntry {
   void on_deadline();
 
   // Graceful shutdown: an idle connection closes now, a busy one after the
-  // response in progress (which then says Connection: close).
+  // response in progress (which then says Connection: close), and so does
+  // one whose request is waiting to be read; one that has sent nothing since
+  // it was accepted gets a short grace for its first request.
   void drain();
 
   [[nodiscard]] bool closing() const { return phase_ == Phase::closed; }
@@ -88,6 +90,7 @@ class Connection : public DeadlineEntry {
   Pending& pending();
   [[nodiscard]] bool waiting_for_send() const;
   [[nodiscard]] bool output_pending() const;
+  [[nodiscard]] bool input_waiting();
   [[nodiscard]] std::size_t pending_bytes() const;
   [[nodiscard]] std::string peer_name();
   [[nodiscard]] uv_stream_t* stream() { return &handle_.stream; }

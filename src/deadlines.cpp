@@ -12,6 +12,11 @@ namespace {
 // Lingering close (see Connection::begin_linger) gives up after this long,
 // or after the header timeout when that is shorter.
 constexpr std::uint64_t kMaxLingerMs = 5000;
+// A request already sent when a shutdown begins arrives within this (its
+// bytes were in flight, or the client's thread had not run yet); a client
+// that stays silent longer is closed. Shorter than the header timeout, since
+// during a restart new clients wait in the backlog until the old process exits.
+constexpr std::uint64_t kMaxDrainGraceMs = 1000;
 
 std::uint64_t ms(std::chrono::milliseconds duration) {
   return static_cast<std::uint64_t>(duration.count());
@@ -19,7 +24,8 @@ std::uint64_t ms(std::chrono::milliseconds duration) {
 
 std::array<std::uint64_t, kWaitKinds> timeouts_of(const Timeouts& timeouts) {
   return {ms(timeouts.header), ms(timeouts.keepalive), ms(timeouts.send),
-          std::min(kMaxLingerMs, ms(timeouts.header))};
+          std::min(kMaxLingerMs, ms(timeouts.header)),
+          std::min(kMaxDrainGraceMs, ms(timeouts.header))};
 }
 
 void on_deadline_timer(uv_timer_t* timer) {

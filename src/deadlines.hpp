@@ -12,8 +12,10 @@
 namespace hellod {
 
 // What a connection is waiting for; each has its own timeout and list.
-enum class Wait : unsigned char { header, keepalive, send, linger };
-inline constexpr std::size_t kWaitKinds = 4;
+// drain: a client that connected just before a graceful shutdown began and
+// has sent nothing yet, given a moment for its first request.
+enum class Wait : unsigned char { header, keepalive, send, linger, drain };
+inline constexpr std::size_t kWaitKinds = 5;
 
 // One event loop's timeouts: a DeadlineList per kind of wait and a single
 // uv timer set to the earliest deadline. A connection sits in at most one

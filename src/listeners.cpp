@@ -9,10 +9,13 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+
+#include "fd_store.hpp"
 
 namespace hellod {
 namespace {
@@ -118,13 +121,16 @@ Result<UniqueFd> bind_unix(const ListenAddress& address) {
   return fd;
 }
 
-Result<std::vector<ListenSocket>> bind_tcp_per_worker(ListenAddress address, unsigned workers) {
-  const std::string name = address.to_string();
+// A TCP address's sockets, one per worker index, each with its FDNAME=.
+Result<std::vector<AdoptedSocket>> bind_tcp_per_worker(const ListenAddress& entry,
+                                                       unsigned workers) {
+  ListenAddress address = entry;
+  const std::string name = entry.to_string();
   if (address.port != 0) {
     Result<UniqueFd> probe = bind_tcp(address, false, false);
     if (!probe) return probe.error();
   }
-  std::vector<ListenSocket> sockets;
+  std::vector<AdoptedSocket> sockets;
   for (unsigned i = 0; i < workers; ++i) {
     Result<UniqueFd> fd = bind_tcp(address, true, true);
     if (!fd) return fd.error();
@@ -134,9 +140,50 @@ Result<std::vector<ListenSocket>> bind_tcp_per_worker(ListenAddress address, uns
       if (!port) return port.error();
       address.port = port.value();
     }
-    sockets.push_back(ListenSocket{std::move(fd.value()), name, false});
+    sockets.push_back(
+        {i, ListenSocket{std::move(fd.value()), name, false, fd_store::stored_name(entry, i)}});
   }
   return sockets;
+}
+
+// The stored sockets of a TCP address, plus a new one for each worker index
+// they lack, by ascending index. No probe: the stored sockets hold the port,
+// and new ones join their SO_REUSEPORT group (same user, socket(7)).
+Result<std::vector<AdoptedSocket>> complete_tcp(const ListenAddress& entry, unsigned workers,
+                                                std::vector<AdoptedSocket> sockets) {
+  assert(!sockets.empty());
+  ListenAddress address = entry;
+  Result<std::uint16_t> port = bound_port(sockets.front().socket.fd.get(), entry);
+  if (!port) return port.error();
+  address.port = port.value();  // the same unless entry asks for port 0
+  for (unsigned i = 0; i < workers; ++i) {
+    const bool present =
+        std::any_of(sockets.begin(), sockets.end(),
+                    [i](const AdoptedSocket& socket) { return socket.index == i; });
+    if (present) continue;
+    Result<UniqueFd> fd = bind_tcp(address, true, true);
+    if (!fd) return fd.error();
+    sockets.push_back({i, ListenSocket{std::move(fd.value()), entry.to_string(), false,
+                                       fd_store::stored_name(entry, i)}});
+  }
+  std::sort(sockets.begin(), sockets.end(),
+            [](const AdoptedSocket& a, const AdoptedSocket& b) { return a.index < b.index; });
+  return sockets;
+}
+
+Result<WorkerSockets> unix_sockets(const ListenAddress& entry, unsigned workers,
+                                   std::vector<AdoptedSocket> adopted) {
+  std::vector<ListenSocket> one;
+  if (!adopted.empty()) {
+    assert(adopted.size() == 1 && adopted.front().index == 0);
+    one.push_back(std::move(adopted.front().socket));
+  } else {
+    Result<UniqueFd> fd = bind_unix(entry);
+    if (!fd) return fd.error();
+    one.push_back(ListenSocket{std::move(fd.value()), entry.to_string(), true,
+                               fd_store::stored_name(entry, 0)});
+  }
+  return share_with_workers(std::move(one), workers);
 }
 
 }  // namespace
@@ -164,32 +211,42 @@ std::string describe_socket(int fd) {
   }
 }
 
-Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses,
-                                     unsigned workers) {
+Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses, unsigned workers,
+                                     std::vector<std::vector<AdoptedSocket>> adopted) {
+  assert(workers > 0 && (adopted.empty() || adopted.size() == addresses.size()));
+  adopted.resize(addresses.size());
   WorkerSockets per_worker(workers);
-  for (const ListenAddress& address : addresses) {
-    std::vector<std::vector<ListenSocket>> bound;
+  for (std::size_t a = 0; a < addresses.size(); ++a) {
+    const ListenAddress& address = addresses[a];
     if (address.kind == ListenAddress::Kind::unix_path) {
-      Result<UniqueFd> fd = bind_unix(address);
-      if (!fd) return fd.error();
-      std::vector<ListenSocket> one;
-      one.push_back(ListenSocket{std::move(fd.value()), address.to_string(), true});
-      Result<WorkerSockets> shared = share_with_workers(std::move(one), workers);
+      Result<WorkerSockets> shared = unix_sockets(address, workers, std::move(adopted[a]));
       if (!shared) return shared.error();
-      bound = std::move(shared.value());
-    } else {
-      Result<std::vector<ListenSocket>> sockets = bind_tcp_per_worker(address, workers);
-      if (!sockets) return sockets.error();
-      for (ListenSocket& socket : sockets.value()) {
-        bound.emplace_back();
-        bound.back().push_back(std::move(socket));
+      for (unsigned i = 0; i < workers; ++i) {
+        for (ListenSocket& socket : shared.value()[i]) per_worker[i].push_back(std::move(socket));
       }
+      continue;
     }
-    for (unsigned i = 0; i < workers; ++i) {
-      for (ListenSocket& socket : bound[i]) per_worker[i].push_back(std::move(socket));
+    Result<std::vector<AdoptedSocket>> sockets =
+        adopted[a].empty() ? bind_tcp_per_worker(address, workers)
+                           : complete_tcp(address, workers, std::move(adopted[a]));
+    if (!sockets) return sockets.error();
+    for (std::size_t j = 0; j < sockets.value().size(); ++j) {
+      per_worker[j % workers].push_back(std::move(sockets.value()[j].socket));
     }
   }
   return per_worker;
+}
+
+std::vector<std::string> bound_addresses(const std::vector<ListenAddress>& addresses,
+                                         const std::vector<ListenSocket>& first_worker) {
+  std::vector<std::string> bound;
+  for (const ListenAddress& address : addresses) {
+    const std::string name = address.to_string();
+    const auto socket = std::find_if(first_worker.begin(), first_worker.end(),
+                                     [&](const ListenSocket& s) { return s.name == name; });
+    bound.push_back(socket != first_worker.end() ? describe_socket(socket->fd.get()) : name);
+  }
+  return bound;
 }
 
 Result<WorkerSockets> share_with_workers(std::vector<ListenSocket>&& sockets, unsigned workers) {
@@ -203,7 +260,8 @@ Result<WorkerSockets> share_with_workers(std::vector<ListenSocket>&& sockets, un
             fmt::format("cannot share {} with worker {}: {}", socket.name, i, std::strerror(error)),
             error};
       }
-      per_worker[i].push_back(ListenSocket{std::move(copy), socket.name, socket.unix_socket});
+      per_worker[i].push_back(
+          ListenSocket{std::move(copy), socket.name, socket.unix_socket, socket.stored_name});
     }
   }
   sockets.clear();  // the originals are closed: every worker holds its own

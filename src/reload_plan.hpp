@@ -22,6 +22,9 @@ struct ReloadPlan {
   WorkerSockets added;  // one list per worker
   std::vector<std::string> added_names;
   std::vector<ListenAddress> removed;
+  // Copies of the added sockets for the fd store, stored only once the
+  // reload succeeded (closed with the plan otherwise).
+  std::vector<ListenSocket> to_store;
   std::vector<std::string> serving;  // for STATUS= once it applies
   std::vector<bool> adopted;         // per worker
   std::size_t awaited = 0;           // worker reports still to come

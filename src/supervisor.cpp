@@ -142,11 +142,14 @@ int Supervisor::run(Config config) {
 
 // The socket files hellod bound itself would otherwise outlive it (the next
 // start would find nobody answering and bind again, but a stale file
-// misleads an operator). Inherited sockets belong to systemd.
+// misleads an operator). Inherited sockets belong to systemd, and so do
+// stored ones: the next hellod takes them back and serves the same file.
 void Supervisor::remove_unix_socket_files() const {
   if (socket_activated_) return;
   for (const ListenAddress& address : config_.listen) {
-    if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
+    if (address.kind == ListenAddress::Kind::unix_path && !in_store(address)) {
+      ::unlink(address.path.c_str());
+    }
   }
 }
 
@@ -175,29 +178,10 @@ Status Supervisor::start(Config config) {
     if (!worker_started) return worker_started;
     workers_.push_back(std::move(worker));
   }
+  keep_in_store(std::move(unstored_));
   spdlog::info("{}", describe());
   systemd::notify_ready(describe());
   return Done{};
-}
-
-Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
-  Result<std::vector<ListenSocket>> inherited = systemd::inherited_sockets();
-  if (!inherited) return inherited.error();
-  if (!inherited.value().empty()) {
-    socket_activated_ = true;
-    for (const ListenSocket& socket : inherited.value()) serving_.push_back(socket.name);
-    spdlog::info(
-        "socket-activated: serving {} inherited socket(s); listen: in the config is ignored",
-        inherited.value().size());
-    return share_with_workers(std::move(inherited.value()), config.workers);
-  }
-  Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers);
-  if (!bound) return bound.error();
-  for (const ListenSocket& socket : bound.value().front()) {
-    serving_.push_back(describe_socket(socket.fd.get()));
-    spdlog::info("listening on {}", serving_.back());
-  }
-  return bound;
 }
 
 Status Supervisor::start_loop() {

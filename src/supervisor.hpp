@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "config.hpp"
+#include "fd_store.hpp"
 #include "listeners.hpp"
 #include "reload_plan.hpp"
 #include "result.hpp"
+#include "systemd.hpp"
 #include "worker.hpp"
 
 namespace hellod {
@@ -53,6 +55,15 @@ class Supervisor {
 
   Status start(Config config);
   Result<WorkerSockets> open_sockets(const Config& config);
+  Result<WorkerSockets> serve_activated(std::vector<systemd::PassedSocket>& passed,
+                                        const std::vector<std::size_t>& activated,
+                                        unsigned workers);
+  void release_stored(std::vector<systemd::PassedSocket>& passed,
+                      const std::vector<fd_store::Release>& released);
+  Result<std::vector<ListenSocket>> copies_to_store(const WorkerSockets& sockets) const;
+  void keep_in_store(std::vector<ListenSocket>&& copies);
+  void remove_from_store(const std::vector<ListenAddress>& removed);
+  [[nodiscard]] bool in_store(const ListenAddress& address) const;
   Status start_loop();
   void reload();
   void begin_reload();
@@ -84,6 +95,16 @@ class Supervisor {
   // config_.listen entry in order (port 0 resolved), or the inherited sockets.
   std::vector<std::string> serving_;
   bool socket_activated_ = false;
+  // systemd's file descriptor store (supervisor_store.cpp): whether hellod
+  // keeps its listening sockets there, each stored socket's listen: entry
+  // (to_string()) and FDNAME=, and the copies to store once start-up is
+  // through.
+  bool store_enabled_ = false;
+  std::vector<std::pair<std::string, std::string>> stored_;
+  std::vector<ListenSocket> unstored_;
+  // Passed sockets that belong to another listener (fd_store::kMetricsName):
+  // kept open, neither served nor released here.
+  std::vector<ListenSocket> reserved_;
   // serving -> draining (health routes fail, everything else is served,
   // only with health.drain) -> stopping (graceful shutdown) -> closing.
   enum class Stop : unsigned char { serving, draining, stopping, closing };

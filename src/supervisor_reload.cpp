@@ -90,6 +90,11 @@ Result<std::unique_ptr<ReloadPlan>> Supervisor::prepare(Config next) {
     const std::vector<ListenAddress> added = missing_from(next.listen, config_.listen);
     Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
     if (!bound) return bound.error();
+    if (store_enabled_) {
+      Result<std::vector<ListenSocket>> copies = copies_to_store(bound.value());
+      if (!copies) return copies.error();
+      reload->to_store = std::move(copies.value());
+    }
     reload->added = std::move(bound.value());
     reload->added_names = names_of(added);
     reload->removed = missing_from(config_.listen, next.listen);
@@ -187,6 +192,9 @@ void Supervisor::settle_reload() {
   for (auto& worker : workers_) {
     worker->post([removed](Worker& w) { w.remove_listeners(removed); });
   }
+  // The store follows what is served: the new sockets in, the removed out.
+  remove_from_store(reload.removed);
+  keep_in_store(std::move(reload.to_store));
   for (const ListenAddress& address : reload.removed) {
     // A unix socket's file would otherwise outlive the listener.
     if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());

@@ -18,10 +18,13 @@ class NotifyTest(HellodTestCase):
         return receiver
 
     def test_ready_reload_stop_sequence(self):
-        """READY=1 -> SIGHUP -> RELOADING=1 (+MONOTONIC_USEC) -> READY=1 -> SIGTERM -> STOPPING=1.
+        """FDSTORE=1 x2 -> READY=1 -> SIGHUP -> RELOADING=1 (+MONOTONIC_USEC) -> READY=1 ->
+        SIGTERM -> STOPPING=1.
 
         Exactly these messages, in this order, all from hellod's own PID
         (the unit says NotifyAccess=main), with STATUS= naming what is served.
+        Each worker's listening socket goes to the fd store before READY=1
+        (test_fd_store.py tests the store itself).
         """
         notify = self.receiver()
         server = self.start("workers: 2\n", env=notify.env)
@@ -43,8 +46,11 @@ class NotifyTest(HellodTestCase):
 
         messages = notify.all()
         self.assertEqual([sorted(m.fields) for m in messages],
-                         [["READY", "STATUS"], ["MONOTONIC_USEC", "RELOADING"],
+                         [["FDNAME", "FDSTORE"], ["FDNAME", "FDSTORE"],
+                          ["READY", "STATUS"], ["MONOTONIC_USEC", "RELOADING"],
                           ["READY", "STATUS"], ["STATUS", "STOPPING"]], messages)
+        self.assertEqual([m.get("FDNAME") for m in messages[:2]],
+                         ["hellod-0-127.0.0.1%3A0", "hellod-1-127.0.0.1%3A0"])
         self.assertEqual({m.pid for m in messages}, {server.proc.pid})
 
     def test_socket_activated_status_names_inherited_socket(self):

@@ -146,6 +146,49 @@ class GracefulShutdownTest(HellodTestCase):
         self.assertEqual(wait_eof(stuck), b"")
 
 
+    def accepted(self, server):
+        """A new connection, once hellod has accepted it (one more socket among
+        its descriptors), not merely queued in the backlog."""
+        def sockets():
+            fd_dir = f"/proc/{server.proc.pid}/fd"
+            return sum(1 for fd in os.listdir(fd_dir)
+                       if os.readlink(os.path.join(fd_dir, fd)).startswith("socket:"))
+        before = sockets()
+        conn = server.connect()
+        self.addCleanup(conn.close)
+        wait_for(lambda: sockets() > before, what="hellod to accept the connection")
+        return conn
+
+    def test_a_request_sent_just_after_the_stop_began_is_answered(self):
+        """A client accepted just before SIGTERM whose request arrives after
+        the stop began (its bytes were on their way) gets its response, with
+        Connection: close, not a closed or reset connection."""
+        server = self.start("timeouts: {shutdown: 10s, header: 30s}\n")
+        conn = self.accepted(server)
+        server.signal(signal.SIGTERM)
+        wait_for(lambda: refused(server.port), timeout=3, what="the listener to close")
+        conn.sendall(GET)
+        conn.settimeout(5)
+        status, headers, _body, rest = read_response(conn)
+        self.assertEqual((status, headers.get("connection")), (200, "close"))
+        self.assertEqual(rest + wait_eof(conn), b"")
+        conn.close()
+        self.assertEqual(server.proc.wait(10), 0)
+
+    def test_a_silent_new_connection_is_closed_after_a_short_grace(self):
+        """One that sends nothing is closed (FIN) about a second after the stop
+        began, well before timeouts.header, and hellod exits."""
+        server = self.start("timeouts: {shutdown: 20s, header: 30s}\n")
+        conn = self.accepted(server)
+        start = time.monotonic()
+        server.signal(signal.SIGTERM)
+        self.assertEqual(wait_eof(conn, timeout=10), b"")
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 0.9, "closed without a grace")
+        self.assertLess(elapsed, 5, "waited for timeouts.header")
+        self.assertEqual(server.proc.wait(10), 0)
+
+
 class SigpipeTest(HellodTestCase):
     def test_sigpipe_is_ignored(self):
         """SIGPIPE is in the process's ignored-signal mask (/proc/PID/status
