@@ -2,15 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <arpa/inet.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <exception>
 #include <string>
 
-#include "log.hpp"
 #include "reply.hpp"
 #include "worker.hpp"
 
@@ -53,7 +50,7 @@ struct ConnectionCallbacks {
       body();
     } catch (const std::exception& error) {
       spdlog::error("connection failed: {}", error.what());
-      connection.close();
+      connection.close(CloseReason::error);
     }
   }
 
@@ -79,7 +76,7 @@ struct ConnectionCallbacks {
 
   static void on_shutdown(uv_shutdown_t* request, int status) {
     auto& connection = *static_cast<Connection*>(request->data);
-    if (status < 0 && status != UV_ECANCELED) connection.close();
+    if (status < 0 && status != UV_ECANCELED) connection.close(Connection::reason_for(status));
   }
 
   static void on_close(uv_handle_t* handle) {
@@ -102,11 +99,11 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
     status = uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
   if (status < 0) {
     spdlog::debug("accept failed: {}", uv_strerror(status));
-    close();  // the close callback frees us
+    close(CloseReason::error);  // the close callback frees us
     return true;
   }
   reading_ = true;
-  parser_.set_capture_target(worker_.config().log.access);
+  parser_.set_capture_target(worker_.access_log() != nullptr);
   // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
   worker_.wait(*this, Wait::header);
   if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_at_once(); });
@@ -131,27 +128,48 @@ void Connection::read_at_once() {
   }
 }
 
-void Connection::close() {
+void Connection::close(CloseReason reason) {
   if (closing_) return;
   closing_ = true;
+  // Once the last response is queued the connection ends for that reason,
+  // whatever closes it (EOF, the linger deadline); a send timeout or a socket
+  // error is the more telling cause.
+  const bool decided = close_after_output_ || lingering_;
+  if (decided && reason != CloseReason::send_timeout && reason != CloseReason::error)
+    reason = end_reason_;
+  worker_.metrics().count_closed(reason);
   DeadlineList::remove(*this);
   uv_close(&handle_.handle, ConnectionCallbacks::on_close);
 }
 
-void Connection::on_deadline() {
+void Connection::on_deadline(Wait wait) {
   spdlog::debug("closing a connection whose timeout expired");
-  close();
+  switch (wait) {
+    case Wait::header:
+      close(CloseReason::header_timeout);
+      return;
+    case Wait::keepalive:
+      close(CloseReason::keepalive_timeout);
+      return;
+    case Wait::send:
+      close(CloseReason::send_timeout);
+      return;
+    case Wait::linger:
+      close(end_reason_);  // the linger only delays the close already decided
+      return;
+  }
 }
 
 void Connection::drain() {
   if (closing_ || lingering_) return;
   const bool writing = output_ != nullptr && output_->writing;
-  if (!parser_.mid_request() && !writing) close();
+  if (!parser_.mid_request() && !writing) close(CloseReason::shutdown);
   // A busy connection finishes its response, which says Connection: close
   // because the worker is draining; after_output() then closes it.
 }
 
 void Connection::on_read(std::string_view data) {
+  worker_.metrics().count_received(data.size());
   // After the last response, or once our side is shut down, input is only
   // read to notice the client's EOF.
   if (lingering_) return;
@@ -160,6 +178,7 @@ void Connection::on_read(std::string_view data) {
     return;
   }
   const std::uint32_t answered = requests_;
+  read_ns_ = uv_hrtime();
   process(data);
   after_output(requests_ != answered);
 }
@@ -167,7 +186,7 @@ void Connection::on_read(std::string_view data) {
 void Connection::on_read_error(ssize_t status) {
   if (status != UV_EOF) {
     spdlog::debug("read failed: {}", uv_strerror(static_cast<int>(status)));
-    close();
+    close(reason_for(status));
     return;
   }
   peer_done_ = true;
@@ -175,7 +194,7 @@ void Connection::on_read_error(ssize_t status) {
   reading_ = false;
   // A half-closed client still gets the responses already produced.
   if (output_ != nullptr && output_->writing) return;
-  close();
+  close(CloseReason::client);
 }
 
 void Connection::process(std::string_view data) {
@@ -205,8 +224,17 @@ bool Connection::handle_event(const ParseEvent& event) {
   const Reply reply = reply_for(
       event, ReplyContext{requests_, config.limits.keepalive_requests, worker_.draining()},
       worker_.responses());
+  // Counted before queue(), which may hand a full batch to the kernel.
+  if (event.kind != ParseEvent::Kind::send_continue) {
+    if (output_ != nullptr && output_->writing) {
+      worker_.metrics().count_request(0, reply.status, uv_hrtime() - read_ns_);
+    } else {
+      worker_.count_batched(reply.status);
+    }
+  }
   queue(reply.bytes);
-  close_after_output_ = reply.close_after;
+  end_after_output(event, reply);
+  if (event.kind != ParseEvent::Kind::send_continue) log_access(event, reply);
   if (is_request) {
     after_request(reply);
   } else if (event.kind == ParseEvent::Kind::error) {
@@ -219,11 +247,8 @@ bool Connection::handle_event(const ParseEvent& event) {
 
 void Connection::after_request(const Reply& reply) {
   worker_.count_request(false);
-  const Config& config = worker_.config();
-  parser_.set_capture_target(config.log.access);  // a reload may have turned it on
-  if (config.log.access) {
-    log_access(parser_.method(), parser_.target(), reply.status, reply.bytes.size(), peer_name());
-  }
+  // A reload may have turned the access log on or off.
+  parser_.set_capture_target(worker_.access_log() != nullptr);
   // Set when a connection turns persistent, as nginx does: a later response
   // may then follow one the client has not acknowledged yet, which Nagle's
   // algorithm would hold back; a one-response connection saves the syscall.
@@ -251,13 +276,16 @@ void Connection::flush() {
   std::vector<uv_buf_t>& batch = worker_.batch();
   if (batch.empty() || closing_) {
     batch.clear();
+    worker_.count_batch(uv_hrtime() - read_ns_);
     return;
   }
   const int written = uv_try_write(stream(), batch.data(), static_cast<unsigned>(batch.size()));
+  worker_.count_batch(uv_hrtime() - read_ns_);
+  if (written > 0) worker_.metrics().count_sent(static_cast<std::uint64_t>(written));
   if (written < 0 && written != UV_EAGAIN) {
     spdlog::debug("write failed: {}", uv_strerror(written));
     batch.clear();
-    close();
+    close(reason_for(written));
     return;
   }
   std::size_t skip = written > 0 ? static_cast<std::size_t>(written) : 0;
@@ -283,7 +311,7 @@ void Connection::write_tail(std::string_view unsent) {
       uv_write(&output_->write_request, stream(), &buf, 1, ConnectionCallbacks::on_write);
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
-    close();
+    close(reason_for(status));
     return;
   }
   output_->writing = true;
@@ -291,11 +319,12 @@ void Connection::write_tail(std::string_view unsent) {
 
 void Connection::on_write_done(int status) {
   output_->writing = false;
+  if (status == 0) worker_.metrics().count_sent(output_->in_flight.size());
   output_->in_flight.clear();
   if (closing_ || status == UV_ECANCELED) return;
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
-    close();
+    close(reason_for(status));
     return;
   }
   if (!output_->queued.empty()) {
@@ -319,14 +348,15 @@ void Connection::after_output(bool made_progress) {
     return;
   }
   if (peer_done_) {
-    close();
+    close(CloseReason::client);
     return;
   }
   if (close_after_output_ || (worker_.draining() && !parser_.mid_request())) {
     if (unread_input_) {
       begin_linger();
     } else {
-      close();  // everything the client sent was read: a plain close is clean
+      // Everything the client sent was read: a plain close is clean.
+      close(close_after_output_ ? end_reason_ : CloseReason::shutdown);
     }
     return;
   }
@@ -352,7 +382,7 @@ void Connection::begin_linger() {
   output_->held_input.clear();
   output_->shutdown_request.data = this;
   if (uv_shutdown(&output_->shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
-    close();
+    close(CloseReason::error);
     return;
   }
   if (!reading_) {
@@ -385,23 +415,7 @@ void Connection::resume_input() {
   if (pending_bytes() > kMaxPendingOutput) return;
   reading_ =
       uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read) == 0;
-  if (!reading_) close();
-}
-
-std::string Connection::peer_name() {
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  if (handle_.handle.type != UV_TCP ||
-      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return "unix";
-  }
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  const void* raw =
-      address.ss_family == AF_INET6
-          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
-          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
-  inet_ntop(address.ss_family, raw, text.data(), text.size());
-  return text.data();
+  if (!reading_) close(CloseReason::error);
 }
 
 std::size_t Connection::pending_bytes() const {

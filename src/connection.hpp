@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "deadline_list.hpp"
+#include "metrics.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
 
@@ -40,11 +41,13 @@ class Connection : public DeadlineEntry {
   bool start(uv_stream_t* server, bool unix_socket);
 
   // Idempotent: stops reading and closes the socket; the close callback
-  // releases the connection from its worker.
-  void close();
+  // releases the connection from its worker. reason is counted in
+  // hellod_connections_closed_total, unless the connection had already
+  // decided to end for another (after its last response).
+  void close(CloseReason reason);
 
-  // Called by the worker when the deadline of the current wait passed.
-  void on_deadline();
+  // Called by the worker when the deadline of the given wait passed.
+  void on_deadline(Wait wait);
 
   // Graceful shutdown: an idle connection closes now, a busy one after the
   // response in progress (which then says Connection: close).
@@ -65,6 +68,10 @@ class Connection : public DeadlineEntry {
   void process(std::string_view data);
   bool handle_event(const ParseEvent& event);
   void after_request(const Reply& reply);
+  // Metrics and access-log wiring (connection_observe.cpp).
+  void end_after_output(const ParseEvent& event, const Reply& reply);
+  void log_access(const ParseEvent& event, const Reply& reply);
+  [[nodiscard]] static CloseReason reason_for(ssize_t uv_status);
   void queue(ResponseBytes bytes);
   void flush();
   void write_tail(std::string_view unsent);
@@ -74,7 +81,6 @@ class Connection : public DeadlineEntry {
   void hold_input(std::string_view rest);
   void resume_input();
   [[nodiscard]] std::size_t pending_bytes() const;
-  [[nodiscard]] std::string peer_name();
   [[nodiscard]] uv_stream_t* stream() { return &handle_.stream; }
 
   union Handle {
@@ -89,11 +95,13 @@ class Connection : public DeadlineEntry {
   Worker& worker_;
   std::unique_ptr<PendingOutput> output_;
   std::uint32_t requests_ = 0;
-  bool closing_ = false;             // uv_close was called
-  bool close_after_output_ = false;  // the last response is queued
-  bool lingering_ = false;           // our side is shut down; discarding input
-  bool peer_done_ = false;           // the client sent EOF
-  bool unread_input_ = false;        // input arrived after the last request
+  std::uint64_t read_ns_ = 0;  // uv_hrtime() of the read that brought the current input
+  CloseReason end_reason_ = CloseReason::client;  // why close_after_output_ was set
+  bool closing_ = false;                          // uv_close was called
+  bool close_after_output_ = false;               // the last response is queued
+  bool lingering_ = false;                        // our side is shut down; discarding input
+  bool peer_done_ = false;                        // the client sent EOF
+  bool unread_input_ = false;                     // input arrived after the last request
   bool reading_ = false;
 };
 

@@ -122,7 +122,7 @@ Result<std::vector<ListenSocket>> bind_tcp_per_worker(ListenAddress address, uns
     }
     // Port 0 asks the kernel for a free port; the other workers join it.
     if (address.port == 0) address.port = bound_port(fd.value());
-    sockets.push_back(ListenSocket{fd.value(), name, false});
+    sockets.push_back(ListenSocket{fd.value(), name, false, {}});
   }
   return sockets;
 }
@@ -163,7 +163,8 @@ Result<WorkerSockets> bind_listeners(const std::vector<ListenAddress>& addresses
         close_sockets(per_worker);
         return fd.error();
       }
-      bound = share_with_workers({ListenSocket{fd.value(), address.to_string(), true}}, workers);
+      bound =
+          share_with_workers({ListenSocket{fd.value(), address.to_string(), true, {}}}, workers);
     } else {
       Result<std::vector<ListenSocket>> sockets = bind_tcp_per_worker(address, workers);
       if (!sockets) {

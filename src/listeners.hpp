@@ -15,6 +15,7 @@ struct ListenSocket {
   std::string
       name;  // as in the config, e.g. "0.0.0.0:8080", or the socket's address when inherited
   bool unix_socket = false;
+  std::string fd_name;  // an inherited socket's FileDescriptorName= (sd_listen_fds_with_names)
 };
 
 // One list of sockets per worker.

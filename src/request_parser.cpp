@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "request_capture.hpp"
+
 namespace hellod {
 namespace {
 
@@ -60,10 +62,23 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  // Registered only while the access log wants targets.
+  // Registered only while the access log wants targets and fields.
   static int on_url(llhttp_t* parser, const char* at, std::size_t length) {
-    parser_of(parser).target_->append(at, length);
+    parser_of(parser).captured_->target.append(at, length);
     return HPE_OK;
+  }
+  static int on_header_field_captured(llhttp_t* parser, const char* at, std::size_t length) {
+    parser_of(parser).captured_->on_field(std::string_view(at, length));
+    return on_header_field(parser, at, length);
+  }
+  static int on_header_field_complete_captured(llhttp_t* parser) {
+    parser_of(parser).captured_->on_field_complete();
+    return on_header_field_complete(parser);
+  }
+  static int on_header_value_captured(llhttp_t* parser, const char* at, std::size_t length) {
+    const int status = on_header_value(parser, at, length);
+    if (status == HPE_OK) parser_of(parser).captured_->on_value(std::string_view(at, length));
+    return status;
   }
 
   // llhttp reads "GET /\r\n" as an HTTP/0.9 request line (and marks it 0.9)
@@ -151,12 +166,17 @@ struct ParserCallbacks {
     llhttp_settings_t settings{};
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
-    if (capture_target) settings.on_url = on_url;
     settings.on_url_complete = on_url_complete;
     settings.on_version_complete = on_version_complete;
     settings.on_header_field = on_header_field;
     settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
+    if (capture_target) {
+      settings.on_url = on_url;
+      settings.on_header_field = on_header_field_captured;
+      settings.on_header_field_complete = on_header_field_complete_captured;
+      settings.on_header_value = on_header_value_captured;
+    }
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
@@ -176,18 +196,30 @@ RequestParser::RequestParser() {
   parser_.data = this;
 }
 
+RequestParser::~RequestParser() = default;
+
 void RequestParser::set_capture_target(bool capture) {
-  if (capture == (target_ != nullptr)) return;
+  if (capture == (captured_ != nullptr)) return;
   if (capture) {
-    target_ = std::make_unique<std::string>();
+    captured_ = std::make_unique<Captured>();
   } else {
-    target_.reset();
+    captured_.reset();
   }
   parser_.settings = const_cast<llhttp_settings_t*>(capture ? &kCaptureSettings : &kSettings);
 }
 
 std::string_view RequestParser::target() const {
-  return target_ != nullptr ? std::string_view(*target_) : std::string_view();
+  return captured_ != nullptr ? std::string_view(captured_->target) : std::string_view();
+}
+
+std::optional<std::string_view> RequestParser::user_agent() const {
+  if (captured_ == nullptr || !captured_->has_user_agent) return std::nullopt;
+  return captured_->user_agent;
+}
+
+std::optional<std::string_view> RequestParser::referer() const {
+  if (captured_ == nullptr || !captured_->has_referer) return std::nullopt;
+  return captured_->referer;
 }
 
 // Matches the field name against Host and Expect without a per-byte loop over
@@ -330,7 +362,7 @@ void RequestParser::begin_message() {
   expect_continue_ = false;
   field_matched_ = 0;
   field_mismatch_ = false;
-  if (target_ != nullptr) target_->clear();
+  if (captured_ != nullptr) captured_->clear();
 }
 
 // Checks llhttp leaves to the server, run once the header block is complete.

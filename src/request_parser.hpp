@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,7 @@ class RequestParser {
   RequestParser();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
+  ~RequestParser();
 
   // Parses data until one request completes, an error is found, or the data
   // ends. After an error the parser must not be fed again.
@@ -51,11 +53,14 @@ class RequestParser {
   // True while a request's body is arriving (its headers are complete).
   [[nodiscard]] bool in_body() const { return in_message_ && headers_done_; }
 
-  // The access log wants the method and target of each request; they are
-  // copied only while this is on.
+  // The access log wants the method, target, User-Agent and Referer of each
+  // request; they are copied only while this is on (the first of each
+  // header field, like nginx's $http_user_agent).
   void set_capture_target(bool capture);
   [[nodiscard]] std::string_view method() const;
   [[nodiscard]] std::string_view target() const;
+  [[nodiscard]] std::optional<std::string_view> user_agent() const;
+  [[nodiscard]] std::optional<std::string_view> referer() const;
 
  private:
   friend struct ParserCallbacks;
@@ -74,8 +79,10 @@ class RequestParser {
   void end_message();
   int check_headers();
 
+  struct Captured;
+
   llhttp_t parser_{};
-  std::unique_ptr<std::string> target_;  // only while capturing
+  std::unique_ptr<Captured> captured_;  // only while capturing
   std::uint64_t body_bytes_ = 0;
   std::uint32_t header_bytes_ = 0;
   std::uint16_t error_status_ = 0;

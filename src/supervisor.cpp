@@ -24,6 +24,8 @@ constexpr std::chrono::microseconds kShutdownExtension{5'000'000};
 // the event loops' own.
 constexpr rlim_t kReservedDescriptors = 16;
 constexpr rlim_t kDescriptorsPerLoop = 4;
+// The metrics listener's connections (see metrics_listener.cpp), when on.
+constexpr rlim_t kMetricsConnections = 16;
 
 std::uint64_t monotonic_ms() {
   return uv_hrtime() / 1'000'000;
@@ -54,8 +56,12 @@ rlim_t raise_descriptor_limit() {
 // descriptors are set aside: stdio, the journal, each loop's epoll, eventfd
 // and spare descriptor, and every listener of every worker.
 std::uint32_t connection_budget(rlim_t open_files, const Config& config) {
-  const rlim_t reserved =
-      kReservedDescriptors + config.workers * (kDescriptorsPerLoop + config.listen.size());
+  // Each listener twice per worker: the worker's socket and the backlog
+  // probe's duplicate.
+  const rlim_t metrics =
+      config.metrics.enabled() ? kMetricsConnections + config.metrics.listen.size() : 0;
+  const rlim_t reserved = kReservedDescriptors + metrics +
+                          (config.workers * (kDescriptorsPerLoop + (2 * config.listen.size())));
   if (open_files == RLIM_INFINITY) return std::numeric_limits<std::uint32_t>::max();
   if (open_files <= reserved) return 1;
   return static_cast<std::uint32_t>(
@@ -126,6 +132,12 @@ int Supervisor::run(Config config) {
     // Workers that did start are stopped before exiting.
     for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
     for (auto& worker : workers_) worker->join();
+    if (loop_started_) {
+      // Let the metrics listener's and the control handles' close callbacks
+      // run, so nothing is left allocated.
+      close_handles();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+    }
     return 1;
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -157,19 +169,28 @@ Status Supervisor::start(Config config) {
         "holds at most {} connections at once, others wait; raise LimitNOFILE=",
         config_.limits.max_connections, connection_budget_, connection_budget_);
   }
+  metrics_registry_ = std::make_unique<MetricsRegistry>(config_.workers);
+  access_logger_ = std::make_unique<AccessLogger>(
+      config_.workers, AccessLogger::Options{logging_to_journal() ? AccessLogger::Sink::journal
+                                                                  : AccessLogger::Sink::stream});
   Result<WorkerSockets> sockets = open_sockets(config_);
   if (!sockets) return sockets.error();
   Status loop = start_loop();
   if (!loop) return loop;
+  Status metrics = start_metrics(std::move(metrics_sockets_));
+  if (!metrics) return metrics;
   auto snapshot = std::make_shared<const Snapshot>(config_, connection_budget_);
   for (unsigned i = 0; i < config_.workers; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_.workers, snapshot);
+    workers_.push_back(std::make_unique<Worker>(i, config_.workers, snapshot));
+  }
+  hand_out(snapshot, false);
+  for (unsigned i = 0; i < config_.workers; ++i) {
+    Worker* worker = workers_[i].get();
     Status worker_started = worker->start(std::move(sockets.value()[i]), [this] {
       finished_workers_.fetch_add(1);
       uv_async_send(&worker_finished_);
     });
     if (!worker_started) return worker_started;
-    workers_.push_back(std::move(worker));
   }
   spdlog::info("{}", describe());
   systemd::notify_ready(describe());
@@ -179,13 +200,24 @@ Status Supervisor::start(Config config) {
 Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
   Result<std::vector<ListenSocket>> inherited = systemd::inherited_sockets();
   if (!inherited) return inherited.error();
-  if (!inherited.value().empty()) {
+  InheritedSockets split = split_inherited_sockets(std::move(inherited.value()));
+  metrics_inherited_ = !split.metrics.empty();
+  if (metrics_inherited_) {
+    metrics_sockets_ = std::move(split.metrics);
+  } else if (config.metrics.enabled()) {
+    Result<std::vector<ListenSocket>> metrics = bind_metrics(config.metrics.listen);
+    if (!metrics) return metrics.error();
+    metrics_sockets_ = std::move(metrics.value());
+  }
+  if (!split.serving.empty()) {
     socket_activated_ = true;
-    for (const ListenSocket& socket : inherited.value()) serving_.push_back(socket.name);
+    for (const ListenSocket& socket : split.serving) serving_.push_back(socket.name);
     spdlog::info(
         "socket-activated: serving {} inherited socket(s); listen: in the config is ignored",
-        inherited.value().size());
-    return share_with_workers(inherited.value(), config.workers);
+        split.serving.size());
+    WorkerSockets shared = share_with_workers(split.serving, config.workers);
+    backlog_.watch(shared.front());  // every worker holds the same sockets
+    return shared;
   }
   Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers);
   if (!bound) return bound.error();
@@ -193,6 +225,7 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
     serving_.push_back(describe_socket(socket.fd));
     spdlog::info("listening on {}", serving_.back());
   }
+  for (const auto& list : bound.value()) backlog_.watch(list);  // a socket per worker
   return bound;
 }
 
@@ -247,6 +280,8 @@ void Supervisor::begin_shutdown() {
   spdlog::info("{}", status);
   systemd::notify_stopping(status);
   uv_timer_stop(&watchdog_timer_);
+  server_metrics_.draining = true;
+  backlog_.forget_all();  // its duplicates would keep the listening sockets open
   for (auto& worker : workers_) worker->post([](Worker& w) { w.drain(); });
   uv_timer_start(&shutdown_timer_, SupervisorCallbacks::on_shutdown_tick, kShutdownTickMs,
                  kShutdownTickMs);
@@ -290,6 +325,7 @@ std::array<uv_handle_t*, 8> Supervisor::control_handles() {
 }
 
 void Supervisor::close_handles() {
+  if (metrics_listener_) metrics_listener_->close();
   for (uv_handle_t* handle : control_handles()) {
     if (!uv_is_closing(handle)) uv_close(handle, SupervisorCallbacks::on_closed);
   }

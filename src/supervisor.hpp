@@ -11,8 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "access_logger.hpp"
+#include "backlog_probe.hpp"
 #include "config.hpp"
 #include "listeners.hpp"
+#include "metrics_exposition.hpp"
+#include "metrics_listener.hpp"
+#include "metrics_registry.hpp"
 #include "result.hpp"
 #include "worker.hpp"
 
@@ -61,6 +66,14 @@ class Supervisor {
   void close_handles();
   void remove_unix_socket_files() const;
   std::array<uv_handle_t*, 8> control_handles();
+  // Metrics and access-log wiring (supervisor_metrics.cpp).
+  Result<std::vector<ListenSocket>> bind_metrics(const std::vector<ListenAddress>& addresses);
+  Status start_metrics(std::vector<ListenSocket> sockets);
+  Status update_metrics(const Config& next, std::vector<ListenSocket>& added);
+  void commit_metrics(const Config& next, std::vector<ListenSocket> added);
+  void hand_out(const std::shared_ptr<const Snapshot>& snapshot, bool started);
+  void count_reload(bool succeeded);
+  std::string render_metrics();
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] std::uint32_t open_connections() const;
   [[nodiscard]] std::uint64_t requests_served() const;
@@ -90,6 +103,13 @@ class Supervisor {
   std::uint64_t last_requests_ = 0;
   bool loop_started_ = false;
   std::atomic<std::size_t> finished_workers_{0};
+  std::unique_ptr<MetricsRegistry> metrics_registry_;
+  std::unique_ptr<MetricsListener> metrics_listener_;
+  std::unique_ptr<AccessLogger> access_logger_;  // outlives the workers: they hold its queues
+  BacklogProbe backlog_;
+  ServerMetrics server_metrics_;
+  std::vector<ListenSocket> metrics_sockets_;  // bound or inherited at start, until the loop runs
+  bool metrics_inherited_ = false;             // a socket named "metrics" was passed
 };
 
 }  // namespace hellod

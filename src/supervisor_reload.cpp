@@ -34,6 +34,7 @@ void Supervisor::reload() {
   spdlog::info("reloading {}", config_origin(source_));
   Result<Config> loaded = load_config(source_);
   Status applied = loaded ? apply(std::move(loaded.value())) : Status(loaded.error());
+  count_reload(applied.ok());
   if (!applied) {
     spdlog::error("reload failed, still serving the previous configuration: {}",
                   applied.error().message);
@@ -55,15 +56,22 @@ Status Supervisor::apply(Config next) {
     spdlog::warn("log.target changed: that takes a restart");
     next.log.target = config_.log.target;
   }
+  // Metrics sockets are bound first and committed only once listen: has
+  // applied, so a failure of either changes nothing of the metrics.
+  std::vector<ListenSocket> metrics_added;
+  Status metrics = update_metrics(next, metrics_added);
+  if (!metrics) return metrics;
   Status listeners = update_listeners(next);
-  if (!listeners) return listeners;
+  if (!listeners) {
+    for (ListenSocket& socket : metrics_added) ::close(socket.fd);
+    return listeners;
+  }
+  commit_metrics(next, std::move(metrics_added));
   apply_log_level(next.log.level);
   // Workers swap the snapshot between callbacks: the next response on every
   // connection, kept-alive ones included, is the new one.
   auto snapshot = std::make_shared<const Snapshot>(next, connection_budget_);
-  for (auto& worker : workers_) {
-    worker->post([snapshot](Worker& w) { w.use_snapshot(snapshot); });
-  }
+  hand_out(snapshot, true);
   config_ = std::move(next);
   return Done{};
 }
@@ -81,6 +89,7 @@ Status Supervisor::update_listeners(const Config& next) {
   const std::vector<ListenAddress> removed = missing_from(config_.listen, next.listen);
   Result<WorkerSockets> bound = bind_listeners(added, config_.workers);
   if (!bound) return bound.error();
+  for (const auto& list : bound.value()) backlog_.watch(list);
   // bind_listeners gives each worker one socket per address, in order.
   std::vector<std::string> serving;
   for (const ListenAddress& address : next.listen) {
@@ -96,6 +105,7 @@ Status Supervisor::update_listeners(const Config& next) {
   std::vector<std::string> removed_names;
   removed_names.reserve(removed.size());
   for (const ListenAddress& address : removed) removed_names.push_back(address.to_string());
+  backlog_.forget(removed_names);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     auto sockets = std::make_shared<std::vector<ListenSocket>>(std::move(bound.value()[i]));
     workers_[i]->post([sockets, removed_names](Worker& w) {

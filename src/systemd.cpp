@@ -40,7 +40,7 @@ Result<ListenSocket> check_inherited(int fd, const char* fd_name) {
                              fd, fd_name != nullptr ? fd_name : "unnamed"),
                  ENOTSOCK};
   }
-  return ListenSocket{fd, describe_socket(fd), unix_socket};
+  return ListenSocket{fd, describe_socket(fd), unix_socket, fd_name != nullptr ? fd_name : ""};
 }
 
 }  // namespace

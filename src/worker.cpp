@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <utility>
 
 namespace hellod {
 namespace {
@@ -100,6 +101,10 @@ Worker::Worker(unsigned index, unsigned worker_count, std::shared_ptr<const Snap
       responses_(std::make_unique<ResponseSet>(snapshot_->responses)) {
   read_buffer_.resize(kReadBufferSize);
   batch_.reserve(kBatchCapacity);
+  batched_statuses_.reserve(kBatchCapacity);
+  // A block of its own until the supervisor hands out the registry's.
+  metrics_ = std::make_shared<WorkerMetrics>(std::make_shared<const MetricsLayout>(
+      std::vector<std::string>{}, std::vector<int>{snapshot_->config.response.status}));
 }
 
 Worker::~Worker() {
@@ -199,6 +204,20 @@ void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
   responses_ = std::move(responses);
 }
 
+// The old block is retired only after the switch, so the registry never
+// folds a block this worker may still write.
+void Worker::use_metrics(std::shared_ptr<WorkerMetrics> metrics) {
+  if (metrics == metrics_) return;
+  std::shared_ptr<WorkerMetrics> old = std::exchange(metrics_, std::move(metrics));
+  old->retire();
+}
+
+void Worker::count_batch(std::uint64_t duration_ns) {
+  // Route row 0: "default" until routes exist (the router will pass its own).
+  for (const int status : batched_statuses_) metrics_->count_request(0, status, duration_ns);
+  batched_statuses_.clear();
+}
+
 void Worker::add_listeners(std::vector<ListenSocket> sockets) {
   for (ListenSocket& socket : sockets) {
     Status added = add_listener(std::move(socket));
@@ -231,7 +250,7 @@ void Worker::drain() {
 void Worker::force_close() {
   draining_ = true;
   for (DeadlineList& list : waits_) {
-    while (!list.empty()) static_cast<Connection*>(list.front())->close();
+    while (!list.empty()) static_cast<Connection*>(list.front())->close(CloseReason::shutdown);
   }
   maybe_finish();
 }
@@ -297,11 +316,12 @@ void Worker::on_deadline_timer() {
   deadline_armed_ = false;
   const std::uint64_t now = uv_now(&loop_);
   std::uint64_t next = 0;
-  for (DeadlineList& list : waits_) {
+  for (std::size_t kind = 0; kind < waits_.size(); ++kind) {
+    DeadlineList& list = waits_[kind];
     while (!list.empty() && list.front()->deadline() <= now) {
       auto* connection = static_cast<Connection*>(list.front());
       DeadlineList::remove(*connection);
-      connection->on_deadline();
+      connection->on_deadline(static_cast<Wait>(kind));
     }
     if (!list.empty() && (next == 0 || list.front()->deadline() < next))
       next = list.front()->deadline();
@@ -355,9 +375,12 @@ void Worker::on_connection(Listener& listener, int status) {
 void Worker::accept_from(Listener& listener) {
   auto* connection = new Connection(*this);
   counters_.open.fetch_add(1, std::memory_order_relaxed);
+  // Counted before start(), which may already close it (counting the close).
+  metrics_->count_accepted();
   if (!connection->start(&listener.handle.stream, listener.unix_socket)) {
     delete connection;
     counters_.open.fetch_sub(1, std::memory_order_relaxed);
+    metrics_->count_closed(CloseReason::error);
     return;
   }
   bump(counters_.accepted);

@@ -19,6 +19,7 @@
 #include "connection.hpp"
 #include "deadline_list.hpp"
 #include "listeners.hpp"
+#include "metrics.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
 #include "result.hpp"
@@ -49,6 +50,7 @@ struct WorkerCounters {
 };
 
 class Listener;
+class AccessLogQueue;
 
 // One thread, one uv loop, its own listeners and connections. Workers share
 // nothing mutable: the supervisor talks to a worker only through post().
@@ -75,6 +77,10 @@ class Worker {
   void remove_listeners(const std::vector<std::string>& names);
   void drain();
   void force_close();
+  // Metrics wiring: the block to count into from now on (the old one is
+  // retired, see MetricsRegistry), and this worker's access-log queue.
+  void use_metrics(std::shared_ptr<WorkerMetrics> metrics);
+  void use_access_log(AccessLogQueue* queue) { access_log_ = queue; }
 
   [[nodiscard]] unsigned index() const { return index_; }
   [[nodiscard]] const WorkerCounters& counters() const { return counters_; }
@@ -94,6 +100,15 @@ class Worker {
   [[nodiscard]] const RequestLimits& request_limits() const { return snapshot_->request_limits; }
   [[nodiscard]] const Config& config() const { return snapshot_->config; }
   [[nodiscard]] bool draining() const { return draining_; }
+  [[nodiscard]] WorkerMetrics& metrics() { return *metrics_; }
+  // The access-log queue while log.access is on, else null.
+  [[nodiscard]] AccessLogQueue* access_log() const {
+    return snapshot_->config.log.access != AccessLogFormat::off ? access_log_ : nullptr;
+  }
+  // A response went into the batch: counted, with its duration, when the
+  // batch is handed to the kernel (count_batch).
+  void count_batched(int status) { batched_statuses_.push_back(status); }
+  void count_batch(std::uint64_t duration_ns);
   void wait(Connection& connection, Wait wait);
   void release(Connection* connection);
   void count_request(bool bad);
@@ -138,6 +153,9 @@ class Worker {
   bool accepting_posts_ = false;  // guarded by posted_mutex_
   std::thread thread_;
   WorkerCounters counters_;
+  std::shared_ptr<WorkerMetrics> metrics_;
+  AccessLogQueue* access_log_ = nullptr;  // owned by the supervisor's AccessLogger
+  std::vector<int> batched_statuses_;
   std::atomic<std::uint64_t> heartbeat_ms_{0};
   std::uint64_t last_emfile_log_ms_ = 0;
 };

@@ -186,7 +186,7 @@ class WorkerTest : public ::testing::Test {
     port_ = bound.port;
     worker_ = std::make_unique<Worker>(0, 1, std::make_shared<const Snapshot>(std::move(config)));
     std::vector<ListenSocket> sockets;
-    sockets.push_back(ListenSocket{bound.fd, "127.0.0.1:0", false});
+    sockets.push_back(ListenSocket{bound.fd, "127.0.0.1:0", false, {}});
     const Status started = worker_->start(std::move(sockets), [this] { finished_.set_value(); });
     ASSERT_TRUE(started.ok()) << started.error().message;
   }
