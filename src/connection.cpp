@@ -225,16 +225,19 @@ bool Connection::handle_event(const ParseEvent& event) {
       event, ReplyContext{requests_, config.limits.keepalive_requests, worker_.draining()},
       worker_.responses());
   // Counted before queue(), which may hand a full batch to the kernel.
+  // Route row 0: "default" until routes exist (the router passes its own).
   if (event.kind != ParseEvent::Kind::send_continue) {
+    worker_.metrics().count_status(0, reply.status);
     if (output_ != nullptr && output_->writing) {
-      worker_.metrics().count_request(0, reply.status, uv_hrtime() - read_ns_);
+      worker_.metrics().observe_durations(uv_hrtime() - read_ns_, 1);
     } else {
-      worker_.count_batched(reply.status);
+      worker_.count_batched();
     }
   }
   queue(reply.bytes);
   end_after_output(event, reply);
-  if (event.kind != ParseEvent::Kind::send_continue) log_access(event, reply);
+  if (event.kind != ParseEvent::Kind::send_continue && worker_.access_log() != nullptr)
+    log_access(event, reply);
   if (is_request) {
     after_request(reply);
   } else if (event.kind == ParseEvent::Kind::error) {
@@ -276,11 +279,11 @@ void Connection::flush() {
   std::vector<uv_buf_t>& batch = worker_.batch();
   if (batch.empty() || closing_) {
     batch.clear();
-    worker_.count_batch(uv_hrtime() - read_ns_);
+    if (worker_.batched() != 0) worker_.count_batch(uv_hrtime() - read_ns_);
     return;
   }
   const int written = uv_try_write(stream(), batch.data(), static_cast<unsigned>(batch.size()));
-  worker_.count_batch(uv_hrtime() - read_ns_);
+  if (worker_.batched() != 0) worker_.count_batch(uv_hrtime() - read_ns_);
   if (written > 0) worker_.metrics().count_sent(static_cast<std::uint64_t>(written));
   if (written < 0 && written != UV_EAGAIN) {
     spdlog::debug("write failed: {}", uv_strerror(written));

@@ -101,7 +101,6 @@ Worker::Worker(unsigned index, unsigned worker_count, std::shared_ptr<const Snap
       responses_(std::make_unique<ResponseSet>(snapshot_->responses)) {
   read_buffer_.resize(kReadBufferSize);
   batch_.reserve(kBatchCapacity);
-  batched_statuses_.reserve(kBatchCapacity);
   // A block of its own until the supervisor hands out the registry's.
   metrics_ = std::make_shared<WorkerMetrics>(std::make_shared<const MetricsLayout>(
       std::vector<std::string>{}, std::vector<int>{snapshot_->config.response.status}));
@@ -210,12 +209,6 @@ void Worker::use_metrics(std::shared_ptr<WorkerMetrics> metrics) {
   if (metrics == metrics_) return;
   std::shared_ptr<WorkerMetrics> old = std::exchange(metrics_, std::move(metrics));
   old->retire();
-}
-
-void Worker::count_batch(std::uint64_t duration_ns) {
-  // Route row 0: "default" until routes exist (the router will pass its own).
-  for (const int status : batched_statuses_) metrics_->count_request(0, status, duration_ns);
-  batched_statuses_.clear();
 }
 
 void Worker::add_listeners(std::vector<ListenSocket> sockets) {

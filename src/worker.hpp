@@ -105,10 +105,14 @@ class Worker {
   [[nodiscard]] AccessLogQueue* access_log() const {
     return snapshot_->config.log.access != AccessLogFormat::off ? access_log_ : nullptr;
   }
-  // A response went into the batch: counted, with its duration, when the
+  // A response went into the batch: its duration is observed when the
   // batch is handed to the kernel (count_batch).
-  void count_batched(int status) { batched_statuses_.push_back(status); }
-  void count_batch(std::uint64_t duration_ns);
+  void count_batched() { ++batched_; }
+  [[nodiscard]] std::uint32_t batched() const { return batched_; }
+  void count_batch(std::uint64_t duration_ns) {
+    metrics_->observe_durations(duration_ns, batched_);
+    batched_ = 0;
+  }
   void wait(Connection& connection, Wait wait);
   void release(Connection* connection);
   void count_request(bool bad);
@@ -155,7 +159,7 @@ class Worker {
   WorkerCounters counters_;
   std::shared_ptr<WorkerMetrics> metrics_;
   AccessLogQueue* access_log_ = nullptr;  // owned by the supervisor's AccessLogger
-  std::vector<int> batched_statuses_;
+  std::uint32_t batched_ = 0;             // responses in batch_ whose duration is not observed yet
   std::atomic<std::uint64_t> heartbeat_ms_{0};
   std::uint64_t last_emfile_log_ms_ = 0;
 };

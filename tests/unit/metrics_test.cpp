@@ -71,6 +71,22 @@ TEST(MetricsBlock, DurationBuckets) {
   EXPECT_EQ(duration_bucket(1'000'000'001), kDurationBoundsNs.size());  // +Inf
 }
 
+// The four-step search agrees with the definition (how many bounds the
+// duration exceeds) around every bound and at the extremes.
+TEST(MetricsBlock, DurationBucketSearchMatchesTheDefinition) {
+  const auto exceeded = [](std::uint64_t duration) {
+    std::size_t count = 0;
+    for (const std::uint64_t bound : kDurationBoundsNs) count += duration > bound ? 1U : 0U;
+    return count;
+  };
+  for (const std::uint64_t bound : kDurationBoundsNs) {
+    for (const std::uint64_t duration : {bound - 1, bound, bound + 1})
+      EXPECT_EQ(duration_bucket(duration), exceeded(duration)) << duration;
+  }
+  EXPECT_EQ(duration_bucket(0), 0U);
+  EXPECT_EQ(duration_bucket(~std::uint64_t{0}), kDurationBuckets - 1);
+}
+
 TEST(MetricsBlock, CountsEverything) {
   WorkerMetrics block(layout({}, {200}));
   block.count_request(0, 200, 10'000);
