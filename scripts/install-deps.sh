@@ -8,10 +8,12 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libuv1-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev libcli11-dev node-llhttp
+  prometheus-cpp-dev
 )
 TEST_PACKAGES=(
   libgtest-dev googletest python3 curl systemd strace
   clang libclang-rt-14-dev clang-format clang-tidy
+  prometheus python3-prometheus-client
 )
 PACKAGE_PACKAGES=(
   debhelper dpkg-dev lintian

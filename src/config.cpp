@@ -25,7 +25,6 @@ namespace {
 using config_reader::ConfigError;
 using config_reader::describe;
 using config_reader::Field;
-using config_reader::read_bool;
 using config_reader::read_duration;
 using config_reader::read_map;
 using config_reader::read_number;
@@ -117,26 +116,68 @@ LogTarget read_log_target(const Field& field) {
   return *target;
 }
 
+AccessLogFormat read_access_log_format(const Field& field) {
+  const auto format = parse_access_log_format(field.scalar("false, true, text or json"));
+  if (!format) field.fail("expected false, true, text or json, got " + describe(field.node()));
+  return *format;
+}
+
 LogConfig read_log(const Field& field) {
   LogConfig log;
   read_map(field, {{"level", [&](const Field& v) { log.level = read_log_level(v); }},
-                   {"access", [&](const Field& v) { log.access = read_bool(v); }},
+                   {"access", [&](const Field& v) { log.access = read_access_log_format(v); }},
                    {"target", [&](const Field& v) { log.target = read_log_target(v); }}});
   return log;
+}
+
+// metrics.listen must not take an address of listen: (the public
+// listeners never serve metrics), checked once both are read; elements keep
+// their Field so the error points at the metrics address.
+void check_metrics_overlap(const Config& config, const std::vector<Field>& elements) {
+  for (std::size_t i = 0; i < config.metrics.listen.size(); ++i) {
+    for (const ListenAddress& public_address : config.listen) {
+      if (addresses_overlap(config.metrics.listen[i], public_address)) {
+        elements[i].fail("overlaps " + quote(public_address.to_string()) +
+                         " in listen: metrics need an address of their own");
+      }
+    }
+  }
+}
+
+MetricsConfig read_metrics(const Field& field, std::vector<Field>& listen_elements) {
+  MetricsConfig metrics;
+  if (field.node().IsNull()) return metrics;  // "metrics:" alone: off, as if absent
+  read_map(field,
+           {{"listen",
+             [&](const Field& v) {
+               metrics.listen = read_listen(v);
+               for (std::size_t i = 0; i < metrics.listen.size(); ++i)
+                 listen_elements.push_back(v.node().IsSequence() ? v.element(v.node()[i], i) : v);
+             }},
+            {"path", [&](const Field& v) {
+               metrics.path = v.scalar("a path such as \"/metrics\"");
+               if (const auto problem = metrics_path_problem(metrics.path)) v.fail(*problem);
+             }}});
+  if (metrics.listen.empty()) field.fail("listen: is required (e.g. listen: [\"127.0.0.1:9464\"])");
+  return metrics;
 }
 
 Config read_config(const Field& root) {
   Config config;
   config_reader::HealthField health;
-  read_map(root,
-           {{"listen", [&](const Field& v) { config.listen = read_listen(v); }},
-            {"workers", [&](const Field& v) { config.workers = read_workers(v); }},
-            {"response", [&](const Field& v) { config.response = read_response(v); }},
-            {"routes", [&](const Field& v) { config.routes = config_reader::read_routes(v); }},
-            {"health", [&](const Field& v) { config_reader::read_health(v, health); }},
-            {"timeouts", [&](const Field& v) { config.timeouts = read_timeouts(v); }},
-            {"limits", [&](const Field& v) { config.limits = read_limits(v); }},
-            {"log", [&](const Field& v) { config.log = read_log(v); }}});
+  std::vector<Field> metrics_listen;
+  read_map(
+      root,
+      {{"listen", [&](const Field& v) { config.listen = read_listen(v); }},
+       {"workers", [&](const Field& v) { config.workers = read_workers(v); }},
+       {"response", [&](const Field& v) { config.response = read_response(v); }},
+       {"routes", [&](const Field& v) { config.routes = config_reader::read_routes(v); }},
+       {"health", [&](const Field& v) { config_reader::read_health(v, health); }},
+       {"timeouts", [&](const Field& v) { config.timeouts = read_timeouts(v); }},
+       {"limits", [&](const Field& v) { config.limits = read_limits(v); }},
+       {"log", [&](const Field& v) { config.log = read_log(v); }},
+       {"metrics", [&](const Field& v) { config.metrics = read_metrics(v, metrics_listen); }}});
+  check_metrics_overlap(config, metrics_listen);
   // health.path names a route, wherever the two keys stand in the file.
   config_reader::check_health(health, config.routes);
   config.health = std::move(health.health);

@@ -84,12 +84,24 @@ struct Limits {
 
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 enum class LogTarget { automatic, stderr_stream, journal };
+// log.access: false (off), true or text (one escaped line), json (one
+// object a line).
+enum class AccessLogFormat : unsigned char { off, text, json };
 
 struct LogConfig {
   LogLevel level = LogLevel::info;
-  bool access = false;
+  AccessLogFormat access = AccessLogFormat::off;
   LogTarget target = LogTarget::automatic;
   bool operator==(const LogConfig&) const = default;
+};
+
+// metrics: a listener of its own serving the Prometheus exposition; off
+// when the section is absent (listen empty).
+struct MetricsConfig {
+  std::vector<ListenAddress> listen;
+  std::string path = "/metrics";
+  [[nodiscard]] bool enabled() const { return !listen.empty(); }
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 // The validated, immutable settings hellod runs on. A default-constructed
@@ -103,6 +115,7 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   LogConfig log;
+  MetricsConfig metrics;
   bool operator==(const Config&) const = default;
 };
 

@@ -257,6 +257,39 @@ std::optional<LogTarget> parse_log_target(std::string_view text) {
   return parse_enum<LogTarget>(text, kLogTargetNames);
 }
 
+std::optional<AccessLogFormat> parse_access_log_format(std::string_view text) {
+  if (const auto on = parse_bool(text)) return *on ? AccessLogFormat::text : AccessLogFormat::off;
+  if (text == "text") return AccessLogFormat::text;
+  if (text == "json") return AccessLogFormat::json;
+  return std::nullopt;
+}
+
+std::optional<std::string> metrics_path_problem(std::string_view text) {
+  if (text.empty() || text.front() != '/') return "must start with \"/\", got " + quote(text);
+  // RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@".
+  constexpr std::string_view kPathSymbols = "-._~%!$&'()*+,;=:@/";
+  const bool valid = std::all_of(text.begin(), text.end(), [&](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           kPathSymbols.find(c) != std::string_view::npos;
+  });
+  if (!valid) {
+    return "expected a path of letters, digits and -._~%!$&'()*+,;=:@/ (no query), got " +
+           quote(text);
+  }
+  return std::nullopt;
+}
+
+bool addresses_overlap(const ListenAddress& a, const ListenAddress& b) {
+  if (a.kind != b.kind) return false;
+  if (a.kind == ListenAddress::Kind::unix_path) return a.path == b.path;
+  // Port 0 asks the kernel for a free port: two of them never collide.
+  if (a.port != b.port || a.port == 0) return false;
+  const auto wildcard = [](const ListenAddress& address) {
+    return address.host == "0.0.0.0" || address.host == "::";
+  };
+  return a.host == b.host || wildcard(a) || wildcard(b);
+}
+
 std::optional<std::string> header_name_problem(std::string_view name) {
   if (!is_token(name)) {
     return "not a valid header name: RFC 9110 §5.1 allows only token characters "

@@ -39,6 +39,17 @@ Result<ListenAddress> parse_listen_address(std::string_view text);
 
 std::optional<LogLevel> parse_log_level(std::string_view text);
 std::optional<LogTarget> parse_log_target(std::string_view text);
+// log.access: the booleans of parse_bool (true means text), "text" or "json".
+std::optional<AccessLogFormat> parse_access_log_format(std::string_view text);
+
+// Why text cannot be metrics.path, or nothing if it can: an absolute path
+// of RFC 3986 path characters, without query or fragment.
+std::optional<std::string> metrics_path_problem(std::string_view text);
+
+// True when binding both would conflict: the same unix path, or the same
+// non-zero TCP port in one family on the same host or a wildcard (0.0.0.0,
+// ::). IPv6 sockets are IPv6-only, so [::] does not cover IPv4.
+bool addresses_overlap(const ListenAddress& a, const ListenAddress& b);
 
 // Why a configured header name cannot be used, or nothing if it can.
 std::optional<std::string> header_name_problem(std::string_view name);

@@ -2,11 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cassert>
 #include <cerrno>
 #include <exception>
@@ -62,7 +60,8 @@ struct ConnectionCallbacks {
     } catch (const std::exception& error) {
       spdlog::error("connection failed: {}", error.what());
       connection.loop_.batch.clear();
-      connection.close();
+      connection.loop_.batched = 0;
+      connection.close(CloseReason::error);
     }
     assert(connection.loop_.batch.empty());
     // Every phase but closed waits for exactly one timeout.
@@ -91,7 +90,7 @@ struct ConnectionCallbacks {
 
   static void on_shutdown(uv_shutdown_t* request, int status) {
     auto& connection = *static_cast<Connection*>(request->data);
-    if (status < 0 && status != UV_ECANCELED) connection.close();
+    if (status < 0 && status != UV_ECANCELED) connection.close(Connection::reason_for(status));
   }
 
   static void on_close(uv_handle_t* handle) {
@@ -114,7 +113,7 @@ bool Connection::start(uv_stream_t* server, bool unix_socket) {
   const int status = uv_accept(server, stream());
   if (status < 0) {
     spdlog::debug("accept failed: {}", uv_strerror(status));
-    close();  // the close callback frees us
+    close(CloseReason::error);  // the close callback frees us
     return true;
   }
   if (!start_reading()) return true;
@@ -140,8 +139,15 @@ void Connection::read_at_once() {
   }
 }
 
-void Connection::close() {
+void Connection::close(CloseReason reason) {
   if (phase_ == Phase::closed) return;
+  // Once the last response is queued the connection ends for that reason,
+  // whatever closes it (EOF, the linger deadline); a send timeout or a socket
+  // error is the more telling cause.
+  const bool decided = phase_ == Phase::finishing || phase_ == Phase::lingering;
+  if (decided && reason != CloseReason::send_timeout && reason != CloseReason::error)
+    reason = end_reason_;
+  loop_.metrics->count_closed(reason);
   phase_ = Phase::closed;
   Deadlines::stop_waiting(*this);
   uv_close(&handle_.handle, ConnectionCallbacks::on_close);
@@ -158,7 +164,7 @@ void Connection::on_deadline() {
     }
   }
   spdlog::debug("closing a connection whose timeout expired");
-  close();
+  close(timeout_reason());
 }
 
 void Connection::arm_send_timeout() {
@@ -181,7 +187,7 @@ void Connection::drain() {
   }
   // Idle between requests: a FIN. A client whose next request crosses it
   // retries on a new connection (RFC 9112 section 9.3.1).
-  close();
+  close(CloseReason::shutdown);
 }
 
 // Whether the client's bytes wait in the socket, unread (recv(2) MSG_PEEK).
@@ -199,6 +205,8 @@ void Connection::on_read(std::string_view data) {
     unread_input_ = true;  // closing now would reset the connection
     return;
   }
+  loop_.metrics->count_received(data.size());
+  read_ns_ = uv_hrtime();
   const std::uint32_t answered = requests_;
   process(data);
   advance(requests_ != answered ? Progress::request : Progress::none);
@@ -207,13 +215,13 @@ void Connection::on_read(std::string_view data) {
 void Connection::on_read_error(ssize_t status) {
   if (status != UV_EOF) {
     spdlog::debug("read failed: {}", uv_strerror(static_cast<int>(status)));
-    close();
+    close(reason_for(status));
     return;
   }
   peer_done_ = true;
   stop_reading();
   // A half-closed client still gets the responses already produced.
-  if (!output_pending()) close();
+  if (!output_pending()) close(CloseReason::client);
 }
 
 void Connection::process(std::string_view data) {
@@ -251,8 +259,12 @@ bool Connection::answer(const ParseEvent& event) {
     context.health_failing = loop_.health_failing && snapshot.routes.is_health(context.route);
   }
   const Reply reply = reply_for(event, context, *loop_.responses);
+  observe(event, reply);  // before queue(), which may write a full batch
   queue(reply);
-  if (reply.close_after) phase_ = Phase::finishing;
+  if (reply.close_after) {
+    decide_end(event, reply);
+    phase_ = Phase::finishing;
+  }
   if (is_request) {
     after_request(reply);
   } else if (event.kind == ParseEvent::Kind::error) {
@@ -266,10 +278,6 @@ bool Connection::answer(const ParseEvent& event) {
 
 void Connection::after_request(const Reply& reply) {
   bump(loop_.counters.requests);
-  if (loop_.snapshot->config.log.access) {
-    log_access(parser_.method(), parser_.captured(Field::target), reply.status, reply.bytes.size(),
-               peer_name());
-  }
   // Set when a connection turns persistent, as nginx does: a later response
   // may then follow one the client has not acknowledged yet, which Nagle's
   // algorithm would hold back; a one-response connection saves the syscall.
@@ -298,14 +306,16 @@ void Connection::flush() {
   if (loop_.batch.empty()) return;
   if (phase_ == Phase::closed) {
     loop_.batch.clear();
+    loop_.batched = 0;
     return;
   }
   assert(!output_pending());  // behind pending output, responses skip the batch
   const ssize_t written = loop_.batch.try_write(stream());
+  observe_write(written);
   if (written < 0) {
     loop_.batch.clear();
     spdlog::debug("write failed: {}", uv_strerror(static_cast<int>(written)));
-    close();
+    close(reason_for(written));
     return;
   }
   const auto sent = static_cast<std::size_t>(written);
@@ -319,16 +329,17 @@ void Connection::write_pending() {
   const int status = pending_->output.start_write(stream(), ConnectionCallbacks::on_write, this);
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
-    close();
+    close(reason_for(status));
   }
 }
 
 void Connection::on_write_done(int status) {
+  if (status == 0) loop_.metrics->count_sent(pending_->output.in_flight_bytes());
   pending_->output.write_done();
   if (phase_ == Phase::closed || status == UV_ECANCELED) return;
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
-    close();
+    close(reason_for(status));
     return;
   }
   write_pending();
@@ -361,10 +372,11 @@ void Connection::advance(Progress progress) {
     return;
   }
   if (peer_done_) {
-    close();
+    close(CloseReason::client);
     return;
   }
   if (loop_.draining && !parser_.mid_request()) {
+    end_reason_ = CloseReason::shutdown;
     finish();
     return;
   }
@@ -394,7 +406,7 @@ void Connection::advance_while_reading(Progress progress) {
 // client sent was read; otherwise linger so its bytes get no reset.
 void Connection::finish() {
   if (peer_done_ || !unread_input_) {
-    close();
+    close(end_reason_);
   } else {
     begin_linger();
   }
@@ -414,7 +426,7 @@ void Connection::begin_linger() {
   state.held_input.clear();
   state.shutdown_request.data = this;
   if (uv_shutdown(&state.shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
-    close();
+    close(CloseReason::error);
     return;
   }
   if (!reading_ && !start_reading()) return;
@@ -445,7 +457,7 @@ bool Connection::start_reading() {
   reading_ = status == 0;
   if (!reading_) {
     spdlog::debug("read start failed: {}", uv_strerror(status));
-    close();
+    close(CloseReason::error);
   }
   return reading_;
 }
@@ -468,22 +480,6 @@ bool Connection::output_pending() const {
 
 std::size_t Connection::pending_bytes() const {
   return pending_ != nullptr ? pending_->output.pending_bytes() : 0;
-}
-
-std::string Connection::peer_name() {
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  if (handle_.handle.type != UV_TCP ||
-      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return "unix";
-  }
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  const void* raw =
-      address.ss_family == AF_INET6
-          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
-          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
-  if (inet_ntop(address.ss_family, raw, text.data(), text.size()) == nullptr) return "?";
-  return text.data();
 }
 
 }  // namespace hellod

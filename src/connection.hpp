@@ -9,6 +9,7 @@
 
 #include "deadline_list.hpp"
 #include "loop_context.hpp"
+#include "metrics.hpp"
 #include "request_parser.hpp"
 
 namespace hellod {
@@ -34,8 +35,10 @@ class Connection : public DeadlineEntry {
   bool start(uv_stream_t* server, bool unix_socket);
 
   // Idempotent: stops reading and closes the socket; the close callback
-  // releases the connection from its owner.
-  void close();
+  // releases the connection from its owner. reason is counted in
+  // hellod_connections_closed_total, unless the connection had already
+  // decided to end for another (its last response is queued).
+  void close(CloseReason reason);
 
   // The deadline of the current wait passed (called by Deadlines).
   void on_deadline();
@@ -75,6 +78,13 @@ class Connection : public DeadlineEntry {
   bool answer(const ParseEvent& event);
   void after_request(const Reply& reply);
   void queue(const Reply& reply);
+  // Metrics and access-log wiring (connection_observe.cpp).
+  void observe(const ParseEvent& event, const Reply& reply);
+  void decide_end(const ParseEvent& event, const Reply& reply);
+  void log_access(const ParseEvent& event, const Reply& reply);
+  void observe_write(ssize_t written);
+  [[nodiscard]] CloseReason timeout_reason() const;
+  [[nodiscard]] static CloseReason reason_for(ssize_t uv_status);
   void flush();
   void write_pending();
   void advance(Progress progress);
@@ -92,7 +102,6 @@ class Connection : public DeadlineEntry {
   [[nodiscard]] bool output_pending() const;
   [[nodiscard]] bool input_waiting();
   [[nodiscard]] std::size_t pending_bytes() const;
-  [[nodiscard]] std::string peer_name();
   [[nodiscard]] uv_stream_t* stream() { return &handle_.stream; }
 
   union Handle {
@@ -107,9 +116,11 @@ class Connection : public DeadlineEntry {
   LoopContext& loop_;
   std::unique_ptr<Pending> pending_;  // only while output or parked input exists
   std::uint32_t requests_ = 0;
+  std::uint64_t read_ns_ = 0;  // uv_hrtime() of the read that brought the current input
   Phase phase_ = Phase::head;
-  bool reading_ = false;       // uv_read_start is in effect
-  bool peer_done_ = false;     // the client sent EOF
+  CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
+  bool reading_ = false;                          // uv_read_start is in effect
+  bool peer_done_ = false;                        // the client sent EOF
   bool unread_input_ = false;  // client bytes were left unparsed: closing must linger
 };
 

@@ -1,6 +1,5 @@
 #include "log.hpp"
 
-#include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
@@ -17,9 +16,8 @@ namespace {
 // The journal stamps every entry itself; on stderr we add the time.
 constexpr const char* kStderrPattern = "%Y-%m-%d %H:%M:%S.%e hellod[%P] %l: %v";
 constexpr const char* kJournalPattern = "%v";
-constexpr std::size_t kAccessQueueSize = 8192;
 
-std::shared_ptr<spdlog::logger> access_logger;  // NOLINT: set once at start, then read-only
+bool to_journal = false;  // NOLINT: set once at start, before any other thread runs
 
 spdlog::level::level_enum to_spdlog(LogLevel level) {
   switch (level) {
@@ -79,11 +77,12 @@ void init_logging() {
 void configure_logging(const LogConfig& config) {
   const bool journal = config.target == LogTarget::journal ||
                        (config.target == LogTarget::automatic && stderr_is_journal());
-  const spdlog::sink_ptr sink = make_sink(journal);
-  install(sink, to_spdlog(config.level));
-  spdlog::init_thread_pool(kAccessQueueSize, 1);
-  access_logger = std::make_shared<spdlog::async_logger>(
-      "access", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+  to_journal = journal;
+  install(make_sink(journal), to_spdlog(config.level));
+}
+
+bool logging_to_journal() {
+  return to_journal;
 }
 
 void apply_log_level(LogLevel level) {
@@ -94,11 +93,6 @@ void die_out_of_memory(std::string_view where) {
   // spdlog formats into a stack buffer for a message this short.
   spdlog::critical("out of memory while {}: aborting", where);
   std::abort();
-}
-
-void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,
-                std::string_view peer) {
-  if (access_logger) access_logger->info("{} \"{} {}\" {} {}", peer, method, target, status, bytes);
 }
 
 }  // namespace hellod

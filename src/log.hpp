@@ -1,8 +1,5 @@
 #pragma once
 
-#include <cstddef>
-#include <string_view>
-
 #include "config.hpp"
 
 namespace hellod {
@@ -27,9 +24,8 @@ bool stderr_is_journal();
 // restarts the service (Restart=on-failure).
 [[noreturn]] void die_out_of_memory(std::string_view where);
 
-// One access-log line. It goes through an asynchronous logger whose queue
-// drops the oldest lines when full, so logging never blocks a worker.
-void log_access(std::string_view method, std::string_view target, int status, std::size_t bytes,
-                std::string_view peer);
+// True once configure_logging chose the journal: access records then go
+// there too, with structured fields (access_logger.hpp).
+bool logging_to_journal();
 
 }  // namespace hellod

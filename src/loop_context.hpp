@@ -7,7 +7,9 @@
 #include <memory>
 #include <vector>
 
+#include "access_log_queue.hpp"
 #include "deadlines.hpp"
+#include "metrics.hpp"
 #include "output_batch.hpp"
 #include "response.hpp"
 #include "snapshot.hpp"
@@ -60,6 +62,12 @@ struct LoopContext {
   std::unique_ptr<ResponseSet> responses;
   Deadlines deadlines;
   WorkerCounters counters;
+  // This loop's counters for the configuration in force (never null), and
+  // its access-log queue while log.access is on (else null).
+  WorkerMetrics* metrics = nullptr;
+  AccessLogQueue* access_log = nullptr;
+  // Responses in batch whose duration is observed when it is written.
+  std::uint32_t batched = 0;
   bool draining = false;        // shutting down: every response says close
   bool health_failing = false;  // the drain period before it: health routes answer 503
 

@@ -38,6 +38,7 @@ class OutputQueue {
   [[nodiscard]] bool writing() const { return !in_flight_.empty(); }
   [[nodiscard]] bool empty() const { return in_flight_.empty() && queued_.empty(); }
   [[nodiscard]] std::size_t pending_bytes() const { return in_flight_bytes_ + queued_bytes_; }
+  [[nodiscard]] std::size_t in_flight_bytes() const { return in_flight_bytes_; }
 
  private:
   // Either a copy, or a slice of a shared body.

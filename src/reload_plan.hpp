@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backlog_probe.hpp"
 #include "config.hpp"
 #include "listeners.hpp"
 #include "result.hpp"
@@ -25,6 +26,10 @@ struct ReloadPlan {
   // Copies of the added sockets for the fd store, stored only once the
   // reload succeeded (closed with the plan otherwise).
   std::vector<ListenSocket> to_store;
+  // Metrics addresses the reload adds, bound, listening once it applies.
+  std::vector<ListenSocket> metrics_added;
+  // Backlog probes of the added sockets, watched once it applies.
+  BacklogProbe backlog;
   std::vector<std::string> serving;  // for STATUS= once it applies
   std::vector<bool> adopted;         // per worker
   std::size_t awaited = 0;           // worker reports still to come

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "config.hpp"
+#include "metrics_registry.hpp"
 #include "request_parser.hpp"
 #include "response.hpp"
 #include "route_table.hpp"
@@ -22,9 +24,14 @@ struct Snapshot {
   // limits.max_connections, or fewer when the open-file limit has no room
   // for that many: past it clients wait in the kernel backlog.
   std::uint32_t connection_limit;
+  // Each worker's counters for this configuration (metrics_registry.hpp);
+  // null outside the supervisor (tests, the fuzzer): a worker then counts
+  // into a block of its own.
+  std::shared_ptr<const MetricBlocks> metrics;
 
   explicit Snapshot(Config validated,
-                    std::uint32_t descriptor_budget = std::numeric_limits<std::uint32_t>::max());
+                    std::uint32_t descriptor_budget = std::numeric_limits<std::uint32_t>::max(),
+                    std::shared_ptr<const MetricBlocks> metric_blocks = nullptr);
 };
 
 }  // namespace hellod

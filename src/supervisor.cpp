@@ -21,6 +21,8 @@ namespace {
 // the event loops' own.
 constexpr rlim_t kReservedDescriptors = 16;
 constexpr rlim_t kDescriptorsPerLoop = 4;
+// The metrics listener's connections (see metrics_listener.cpp), when on.
+constexpr rlim_t kMetricsConnections = 16;
 
 bool file_exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
@@ -45,10 +47,13 @@ rlim_t raise_descriptor_limit() {
 
 // How many connections fit in the open-file limit once hellod's own
 // descriptors are set aside: stdio, the journal, each loop's epoll, eventfd
-// and spare descriptor, and every listener of every worker.
+// and spare descriptor, every listener of every worker twice (the worker's
+// socket and the backlog probe's duplicate), and the metrics listener's.
 std::uint32_t connection_budget(rlim_t open_files, const Config& config) {
-  const rlim_t reserved =
-      kReservedDescriptors + config.workers * (kDescriptorsPerLoop + config.listen.size());
+  const rlim_t metrics =
+      config.metrics.enabled() ? kMetricsConnections + config.metrics.listen.size() : 0;
+  const rlim_t reserved = kReservedDescriptors + metrics +
+                          (config.workers * (kDescriptorsPerLoop + (2 * config.listen.size())));
   if (open_files == RLIM_INFINITY) return std::numeric_limits<std::uint32_t>::max();
   if (open_files <= reserved) return 1;
   return static_cast<std::uint32_t>(
@@ -130,6 +135,12 @@ int Supervisor::run(Config config) {
     // Workers that did start are stopped before exiting.
     for (auto& worker : workers_) worker->post([](Worker& w) { w.force_close(); });
     for (auto& worker : workers_) worker->join();
+    if (loop_started_) {
+      // Let the metrics listener's and the control handles' close callbacks
+      // run, so nothing is left allocated.
+      close_handles();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+    }
     return 1;
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -164,13 +175,27 @@ Status Supervisor::start(Config config) {
         "holds at most {} connections at once, others wait; raise LimitNOFILE=",
         config_.limits.max_connections, connection_budget_, connection_budget_);
   }
+  metrics_registry_ = std::make_unique<MetricsRegistry>(config_.workers);
+  access_logger_ = std::make_unique<AccessLogger>(
+      config_.workers, AccessLogger::Options{logging_to_journal() ? AccessLogger::Sink::journal
+                                                                  : AccessLogger::Sink::stream});
   Result<WorkerSockets> sockets = open_sockets(config_);
   if (!sockets) return sockets.error();
+  // Socket-activated sockets are shared by every worker; bound TCP ones are
+  // a socket per worker, each with its own queue.
+  if (socket_activated_) {
+    backlog_.watch(sockets.value().front());
+  } else {
+    backlog_.watch(sockets.value());
+  }
+  if (Status metrics = open_metrics(config_); !metrics) return metrics;
   Status loop = start_loop();
   if (!loop) return loop;
-  snapshot_ = std::make_shared<const Snapshot>(config_, connection_budget_);
+  if (Status metrics = start_metrics(); !metrics) return metrics;
+  snapshot_ = make_snapshot(config_);
   for (unsigned i = 0; i < config_.workers; ++i) {
     auto worker = std::make_unique<Worker>(i, config_.workers, snapshot_);
+    worker->use_access_log(access_logger_->queue(i));
     Status worker_started = worker->start(std::move(sockets.value()[i]), [this] {
       finished_workers_.fetch_add(1);
       uv_async_send(&worker_finished_);
@@ -248,6 +273,7 @@ std::array<uv_handle_t*, 10> Supervisor::control_handles() {
 }
 
 void Supervisor::close_handles() {
+  if (metrics_listener_) metrics_listener_->close();
   for (uv_handle_t* handle : control_handles()) {
     if (!uv_is_closing(handle)) uv_close(handle, SupervisorCallbacks::on_closed);
   }

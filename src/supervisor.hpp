@@ -13,9 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "access_logger.hpp"
+#include "backlog_probe.hpp"
 #include "config.hpp"
 #include "fd_store.hpp"
 #include "listeners.hpp"
+#include "metrics_exposition.hpp"
+#include "metrics_listener.hpp"
+#include "metrics_registry.hpp"
 #include "reload_plan.hpp"
 #include "result.hpp"
 #include "systemd.hpp"
@@ -81,6 +86,15 @@ class Supervisor {
   void on_worker_finished();
   void on_watchdog_tick();
   void block_a_worker(std::size_t index);
+  // Metrics and access-log wiring (supervisor_metrics.cpp).
+  std::shared_ptr<const Snapshot> make_snapshot(const Config& config);
+  Result<std::vector<ListenSocket>> bind_metrics(const std::vector<ListenAddress>& addresses);
+  Status open_metrics(const Config& config);
+  Status start_metrics();
+  Status prepare_metrics(const Config& next, ReloadPlan& reload);
+  void commit_metrics(const Config& next, std::vector<ListenSocket> added);
+  void count_reload(bool succeeded);
+  std::string render_metrics();
   void close_handles();
   void remove_unix_socket_files() const;
   std::array<uv_handle_t*, 10> control_handles();
@@ -134,6 +148,13 @@ class Supervisor {
   std::uint64_t last_requests_ = 0;
   bool loop_started_ = false;
   std::atomic<std::size_t> finished_workers_{0};
+  std::unique_ptr<MetricsRegistry> metrics_registry_;
+  std::unique_ptr<MetricsListener> metrics_listener_;
+  std::unique_ptr<AccessLogger> access_logger_;  // outlives the workers: they hold its queues
+  BacklogProbe backlog_;
+  ServerMetrics server_metrics_;
+  std::vector<ListenSocket> metrics_sockets_;  // bound or passed at start, until the loop runs
+  bool metrics_inherited_ = false;             // a socket named "metrics" was passed
 };
 
 }  // namespace hellod

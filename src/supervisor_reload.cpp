@@ -95,6 +95,7 @@ Result<std::unique_ptr<ReloadPlan>> Supervisor::prepare(Config next) {
       if (!copies) return copies.error();
       reload->to_store = std::move(copies.value());
     }
+    reload->backlog.watch(bound.value());
     reload->added = std::move(bound.value());
     reload->added_names = names_of(added);
     reload->removed = missing_from(config_.listen, next.listen);
@@ -111,7 +112,8 @@ Result<std::unique_ptr<ReloadPlan>> Supervisor::prepare(Config next) {
       }
     }
   }
-  reload->snapshot = std::make_shared<const Snapshot>(next, connection_budget_);
+  if (Status metrics = prepare_metrics(next, *reload); !metrics) return metrics.error();
+  reload->snapshot = make_snapshot(next);
   reload->previous = snapshot_;
   reload->config = std::move(next);
   reload->adopted.assign(workers_.size(), false);
@@ -195,6 +197,9 @@ void Supervisor::settle_reload() {
   // The store follows what is served: the new sockets in, the removed out.
   remove_from_store(reload.removed);
   keep_in_store(std::move(reload.to_store));
+  backlog_.forget(removed);
+  backlog_.take(std::move(reload.backlog));
+  commit_metrics(reload.config, std::move(reload.metrics_added));
   for (const ListenAddress& address : reload.removed) {
     // A unix socket's file would otherwise outlive the listener.
     if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
@@ -214,6 +219,7 @@ void Supervisor::settle_reload() {
 
 void Supervisor::finish_reload(const Status& outcome) {
   reload_.reset();
+  count_reload(outcome.ok());
   if (!outcome) {
     spdlog::error("reload failed, still serving the previous configuration: {}",
                   outcome.error().message);

@@ -114,6 +114,7 @@ void Supervisor::begin_shutdown() {
   stop_ = Stop::stopping;
   uv_timer_stop(&drain_timer_);
   shutdown_started_ms_ = monotonic_ms();
+  backlog_.forget_all();  // its duplicates would keep the listening sockets open
   last_open_ = open_connections();
   last_requests_ = requests_served();
   const std::string text = fmt::format("stopping: draining {} connection(s)", last_open_);

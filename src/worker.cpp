@@ -85,6 +85,7 @@ Worker::Worker(unsigned index, unsigned worker_count, std::shared_ptr<const Snap
   context_.read_buffer.resize(kReadBufferSize);
   context_.snapshot = std::move(snapshot);
   context_.responses = std::make_unique<ResponseSet>(context_.snapshot->responses);
+  attach_observers();
 }
 
 Worker::~Worker() {
@@ -235,9 +236,34 @@ void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
   responses->set_date(current_http_date());
   context_.snapshot = std::move(snapshot);
   context_.responses = std::move(responses);
+  attach_observers();
   context_.deadlines.set_timeouts(context_.snapshot->config.timeouts);
   // A raised max_connections takes the clients waiting in the backlog now.
   if (!context_.draining) accept_waiting();
+}
+
+void Worker::use_access_log(AccessLogQueue* queue) {
+  access_log_queue_ = queue;
+  attach_observers();
+}
+
+// The snapshot's counter block for this worker, and the access log if the
+// snapshot turns it on. The previous snapshot may have been the last holder
+// of its blocks, which are then retired (MetricBlocks): nothing counts into
+// them after this.
+void Worker::attach_observers() {
+  const Snapshot& snapshot = *context_.snapshot;
+  if (snapshot.metrics != nullptr) {
+    context_.metrics = &snapshot.metrics->of(index_);
+  } else {
+    if (own_metrics_ == nullptr) {
+      own_metrics_ = std::make_unique<WorkerMetrics>(
+          std::make_shared<const MetricsLayout>(std::vector<std::string>{}, std::vector<int>{}));
+    }
+    context_.metrics = own_metrics_.get();
+  }
+  context_.access_log =
+      snapshot.config.log.access != AccessLogFormat::off ? access_log_queue_ : nullptr;
 }
 
 void Worker::remove_listeners(const std::vector<std::string>& names) {
@@ -259,7 +285,8 @@ void Worker::drain() {
 
 void Worker::force_close() {
   context_.draining = true;
-  while (DeadlineEntry* entry = context_.deadlines.any()) static_cast<Connection*>(entry)->close();
+  while (DeadlineEntry* entry = context_.deadlines.any())
+    static_cast<Connection*>(entry)->close(CloseReason::shutdown);
   maybe_finish();
 }
 
@@ -320,9 +347,12 @@ void Worker::on_connection(Listener& listener, int status) {
 void Worker::accept_from(Listener& listener) {
   auto* connection = new Connection(context_);
   context_.counters.open.fetch_add(1, std::memory_order_relaxed);
+  // Counted before start(), which may already close it (counting the close).
+  context_.metrics->count_accepted();
   if (!connection->start(&listener.handle.stream, listener.unix_socket)) {
     delete connection;
     context_.counters.open.fetch_sub(1, std::memory_order_relaxed);
+    context_.metrics->count_closed(CloseReason::error);
     return;
   }
   bump(context_.counters.accepted);

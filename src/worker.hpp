@@ -50,6 +50,8 @@ class Worker final : public ConnectionOwner {
   void restore(std::shared_ptr<const Snapshot> previous, const std::vector<std::string>& added);
   // The drain period before a stop: health routes answer 503 and close.
   void fail_health() { context_.health_failing = true; }
+  // Where access records go while log.access is on; set before start().
+  void use_access_log(AccessLogQueue* queue);
   void drain();
   void force_close();
 
@@ -68,6 +70,7 @@ class Worker final : public ConnectionOwner {
 
   void run_posted();
   void use_snapshot(std::shared_ptr<const Snapshot> snapshot);
+  void attach_observers();
   void on_date_timer();
   Status init_loop();
   Status add_listener(ListenSocket socket);
@@ -82,6 +85,9 @@ class Worker final : public ConnectionOwner {
   unsigned worker_count_;
   uv_loop_t loop_{};
   LoopContext context_;
+  AccessLogQueue* access_log_queue_ = nullptr;  // owned by the supervisor's AccessLogger
+  // Counters when the snapshot brings none (a worker outside the supervisor).
+  std::unique_ptr<WorkerMetrics> own_metrics_;
   uv_async_t wakeup_{};
   uv_timer_t date_timer_{};
   bool finished_ = false;

@@ -315,8 +315,8 @@ class FdStoreTest(HellodTestCase):
         self.assertEqual(len(receiver.with_key("FDSTORE")), 1)  # the first run's only
 
     def test_metrics_socket_is_left_alone(self):
-        """A socket unit's "metrics" socket is neither served nor released:
-        hellod binds listen: and keeps that socket open."""
+        """A socket unit's "metrics" socket is neither served by the workers
+        nor released: hellod binds listen: and the metrics listener takes it."""
         receiver = self.store()
         metrics = listening_socket()
         address = metrics.getsockname()

@@ -216,7 +216,8 @@ class ResponseHeadersTest(HellodTestCase):
 
 class AccessLogTest(HellodTestCase):
     def test_one_line_per_request_with_method_target_status_bytes_peer(self):
-        """log.access: true logs each request: client address, method, target, status, bytes."""
+        """log.access: true logs each request as a text line: time, client address and port,
+        method, target, version, status, bytes, duration, route, User-Agent, Referer."""
         server = self.start("log: {access: true}\nresponse: {status: 202}\n")
         with server.connect() as sock:
             sock.sendall(b"GET /first?q=1 HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -228,8 +229,11 @@ class AccessLogTest(HellodTestCase):
         sizes = [len(b"HTTP/1.1 202" + r) for r in responses]
         for method, target, size in [("GET", "/first?q=1", sizes[0]), ("POST", "/second", sizes[1]),
                                      ("HEAD", "/third", sizes[2])]:
-            line = server.wait_log(rf".*\"{method} {re.escape(target)}\".*")
-            self.assertRegex(line.group(0), rf'127\.0\.0\.1 "{method} {re.escape(target)}" 202 {size}\b')
+            line = server.wait_log(rf".*\"{method} {re.escape(target)} HTTP/1\.1\".*")
+            self.assertRegex(line.group(0),
+                             rf'^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{6}}Z 127\.0\.0\.1 \d+ '
+                             rf'"{method} {re.escape(target)} HTTP/1\.1" 202 {size} \d+\.\d{{6}} '
+                             rf'default - -$')
         self.assertEqual(len(re.findall(r'" 202 \d+', server.log())), 3, server.log())
 
     def test_no_access_log_by_default(self):
@@ -275,7 +279,7 @@ class OtherListenersTest(HellodTestCase):
             sock.sendall(GET)
             status, _, body, _ = read_response(sock)
         self.assertEqual((status, body), (200, b"Hello, World!\n"))
-        server.wait_log(r'::1 "GET /" 200')
+        server.wait_log(r'::1 \d+ "GET / HTTP/1\.1" 200')
 
 
 if __name__ == "__main__":

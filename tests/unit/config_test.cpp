@@ -88,7 +88,7 @@ TEST(ConfigDefaults, DefaultValues) {
   EXPECT_EQ(c.limits.max_body_bytes, 1'048'576U);
   EXPECT_EQ(c.limits.keepalive_requests, 10'000U);
   EXPECT_EQ(c.log.level, LogLevel::info);
-  EXPECT_FALSE(c.log.access);
+  EXPECT_EQ(c.log.access, AccessLogFormat::off);
   EXPECT_EQ(c.log.target, LogTarget::automatic);
 }
 
@@ -139,7 +139,7 @@ log: {level: debug, access: true, target: journal}
   EXPECT_EQ(c.limits.max_body_bytes, 0U);
   EXPECT_EQ(c.limits.keepalive_requests, 1U);
   EXPECT_EQ(c.log.level, LogLevel::debug);
-  EXPECT_TRUE(c.log.access);
+  EXPECT_EQ(c.log.access, AccessLogFormat::text);
   EXPECT_EQ(c.log.target, LogTarget::journal);
 }
 
@@ -201,8 +201,8 @@ TEST(ConfigKeys, EveryLogTarget) {
 }
 
 TEST(ConfigKeys, Booleans) {
-  EXPECT_TRUE(parse_ok("log: {access: True}").log.access);
-  EXPECT_FALSE(parse_ok("log: {access: FALSE}").log.access);
+  EXPECT_EQ(parse_ok("log: {access: True}").log.access, AccessLogFormat::text);
+  EXPECT_EQ(parse_ok("log: {access: FALSE}").log.access, AccessLogFormat::off);
 }
 
 TEST(ConfigKeys, QuotedNumbersAreAccepted) {
@@ -419,7 +419,7 @@ TEST(ConfigErrors, WrongTypes) {
             "t.yaml:2:9: response.body: expected a string (write \"\" for an empty body), got a "
             "map");
   EXPECT_EQ(parse_error("log:\n  access: yes\n"),
-            "t.yaml:2:11: log.access: expected true or false, got \"yes\"");
+            "t.yaml:2:11: log.access: expected false, true, text or json, got \"yes\"");
   EXPECT_EQ(parse_error("log:\n  level: verbose\n"),
             "t.yaml:2:10: log.level: expected one of trace, debug, info, warn, error, critical, "
             "off, got \"verbose\"");
@@ -480,7 +480,7 @@ TEST(ConfigUnknownKeys, ListsKnownKeysWhenNothingIsClose) {
             "body, body_file, headers, template)");
   EXPECT_EQ(parse_error("frobnicate: 1\n"),
             "t.yaml:1:1: frobnicate: unknown key \"frobnicate\" (known keys: listen, workers, "
-            "response, routes, health, timeouts, limits, log)");
+            "response, routes, health, timeouts, limits, log, metrics)");
 }
 
 TEST(ConfigUnknownKeys, NearestName) {

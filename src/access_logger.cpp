@@ -1,0 +1,133 @@
+#include "access_logger.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace hellod {
+namespace {
+
+// A batch is written once it is this large, so a burst costs few syscalls
+// and bounded memory.
+constexpr std::size_t kBatchBytes = std::size_t{64} * 1024;
+
+}  // namespace
+
+AccessLogger::AccessLogger(unsigned workers, Options options)
+    : workers_(workers), options_(options) {}
+
+AccessLogger::~AccessLogger() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+AccessLogQueue* AccessLogger::queue(unsigned worker) {
+  if (queues_.empty()) start();
+  return queues_.at(worker).get();
+}
+
+void AccessLogger::start() {
+  for (unsigned i = 0; i < workers_; ++i)
+    queues_.push_back(std::make_unique<AccessLogQueue>(options_.queue_capacity));
+  batch_.reserve(kBatchBytes * 2);
+  // The thread sees the queues: they are complete before it starts.
+  thread_ = std::thread([this] { run(); });
+}
+
+void AccessLogger::flush() {
+  if (!thread_.joinable()) return;
+  std::unique_lock lock(mutex_);
+  const std::uint64_t wanted = ++flush_requests_;
+  wake_.notify_one();
+  flushed_.wait(lock, [&] { return flushes_done_ >= wanted; });
+}
+
+void AccessLogger::run() {
+  for (;;) {
+    std::uint64_t flush_request = 0;
+    bool stopping = false;
+    {
+      std::lock_guard lock(mutex_);
+      flush_request = flush_requests_;
+      stopping = stopping_;
+    }
+    const std::size_t written = drain_all();
+    warn_about_drops(std::chrono::steady_clock::now());
+    {
+      std::unique_lock lock(mutex_);
+      flushes_done_ = flush_request;
+      flushed_.notify_all();
+      if (stopping) return;  // drained after stopping_ was seen: nothing is left
+      // Workers never signal (that would cost them a syscall per record):
+      // while records flow the thread drains back to back, idle it polls.
+      if (written == 0) {
+        wake_.wait_for(lock, options_.idle_poll,
+                       [&] { return stopping_ || flush_requests_ != flushes_done_; });
+      }
+    }
+  }
+}
+
+std::size_t AccessLogger::drain_all() {
+  std::size_t total = 0;
+  for (const auto& queue : queues_) {
+    total += queue->drain([this](const AccessRecord& record) { write_record(record); });
+  }
+  write_out();
+  return total;
+}
+
+void AccessLogger::write_record(const AccessRecord& record) {
+  if (options_.sink == Sink::journal) {
+    const std::vector<std::string> fields = journal_fields(record);
+    std::vector<iovec> parts;
+    parts.reserve(fields.size());
+    for (const std::string& field : fields)
+      parts.push_back(iovec{const_cast<char*>(field.data()), field.size()});
+    // Fails only when journald is gone; there is nowhere else to say so.
+    static_cast<void>(sd_journal_sendv(parts.data(), static_cast<int>(parts.size())));
+    return;
+  }
+  if (record.format == AccessLogFormat::json) {
+    append_json_line(batch_, record);
+  } else {
+    append_text_line(batch_, record);
+  }
+  if (batch_.size() >= kBatchBytes) write_out();
+}
+
+// Writes the batch whole, however slowly the stream takes it: only this
+// thread waits, and the workers' queues absorb (or drop) meanwhile.
+void AccessLogger::write_out() {
+  std::size_t done = 0;
+  while (done < batch_.size()) {
+    const ssize_t n = ::write(options_.fd, batch_.data() + done, batch_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // a closed stream: the records are lost either way
+    done += static_cast<std::size_t>(n);
+  }
+  batch_.clear();
+}
+
+void AccessLogger::warn_about_drops(std::chrono::steady_clock::time_point now) {
+  if (now - last_warning_ < options_.drop_warning_interval) return;
+  std::uint64_t dropped = 0;
+  for (const auto& queue : queues_) dropped += queue->dropped();
+  if (dropped == drops_reported_) return;
+  spdlog::warn(
+      "access log: {} record(s) dropped because the log could not keep up (counted in "
+      "hellod_access_log_dropped_total); at most one such warning every {} s",
+      dropped - drops_reported_, options_.drop_warning_interval.count() / 1000);
+  drops_reported_ = dropped;
+  last_warning_ = now;
+}
+
+}  // namespace hellod

@@ -1,0 +1,71 @@
+#pragma once
+
+// The access log's consumer: one thread that drains every worker's queue
+// and writes the records to the sink (a stream such as stderr, one write per
+// batch, or the journal with structured fields via sd_journal_sendv). A slow
+// sink slows only this thread; workers drop what does not fit their queue
+// and a warning says so, at most once per interval.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "access_log_queue.hpp"
+
+namespace hellod {
+
+class AccessLogger {
+ public:
+  enum class Sink : unsigned char { stream, journal };
+
+  struct Options {
+    Sink sink = Sink::stream;
+    int fd = 2;  // the stream: stderr
+    std::size_t queue_capacity = AccessLogQueue::kDefaultCapacity;
+    std::chrono::milliseconds idle_poll{10};
+    std::chrono::milliseconds drop_warning_interval{10'000};
+  };
+
+  AccessLogger(unsigned workers, Options options);
+  AccessLogger(const AccessLogger&) = delete;
+  AccessLogger& operator=(const AccessLogger&) = delete;
+  // Writes what is still queued, then stops the thread.
+  ~AccessLogger();
+
+  // Worker i's queue. The queues and the thread are created at the first
+  // call (when log.access is first on), on the caller's thread; hand the
+  // pointer to the worker through Worker::post so it is published safely.
+  AccessLogQueue* queue(unsigned worker);
+
+  // Test hook: waits until everything queued before the call is written.
+  void flush();
+
+ private:
+  void start();
+  void run();
+  std::size_t drain_all();
+  void write_record(const AccessRecord& record);
+  void write_out();
+  void warn_about_drops(std::chrono::steady_clock::time_point now);
+
+  unsigned workers_;
+  Options options_;
+  std::vector<std::unique_ptr<AccessLogQueue>> queues_;
+  std::string batch_;  // logger thread only
+  std::uint64_t drops_reported_ = 0;
+  std::chrono::steady_clock::time_point last_warning_{};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable flushed_;
+  bool stopping_ = false;             // guarded by mutex_
+  std::uint64_t flush_requests_ = 0;  // guarded by mutex_
+  std::uint64_t flushes_done_ = 0;    // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace hellod

@@ -1,0 +1,147 @@
+// Supervisor's metrics and access-log wiring: the metrics listener's
+// sockets (bound, passed by a socket unit, moved on reload), the counter
+// blocks each snapshot carries, and the scrape.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "supervisor.hpp"
+#include "version.hpp"
+
+namespace hellod {
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The request table's shape for a configuration: its routes by name in
+// file order (route_of numbers them so), and every status it can answer
+// with (503 for a failing health route).
+std::shared_ptr<const MetricsLayout> layout_for(const Config& config) {
+  std::vector<std::string> names;
+  std::vector<int> statuses{config.response.status};
+  for (const RouteConfig& route : config.routes) {
+    names.push_back(route.name);
+    statuses.push_back(route.response.status);
+  }
+  if (!config.health.path.empty()) statuses.push_back(503);
+  return std::make_shared<const MetricsLayout>(std::move(names), statuses);
+}
+
+std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
+                                        const std::vector<ListenAddress>& present) {
+  std::vector<ListenAddress> missing;
+  for (const ListenAddress& address : wanted) {
+    if (std::find(present.begin(), present.end(), address) == present.end())
+      missing.push_back(address);
+  }
+  return missing;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Supervisor::make_snapshot(const Config& config) {
+  return std::make_shared<const Snapshot>(config, connection_budget_,
+                                          metrics_registry_->use_layout(layout_for(config)));
+}
+
+// One socket per address: scrapes are served by the supervisor's loop only.
+Result<std::vector<ListenSocket>> Supervisor::bind_metrics(
+    const std::vector<ListenAddress>& addresses) {
+  if (addresses.empty()) return std::vector<ListenSocket>{};
+  Result<WorkerSockets> bound = bind_listeners(addresses, 1);
+  if (!bound) return bound.error();
+  return std::move(bound.value().front());
+}
+
+// A socket unit's socket named "metrics" (reserved_ by open_sockets) serves
+// the metrics; otherwise metrics.listen is bound.
+Status Supervisor::open_metrics(const Config& config) {
+  metrics_inherited_ = !reserved_.empty();
+  if (metrics_inherited_) {
+    metrics_sockets_ = std::move(reserved_);
+    reserved_.clear();
+    return Done{};
+  }
+  Result<std::vector<ListenSocket>> bound = bind_metrics(config.metrics.listen);
+  if (!bound) return bound.error();
+  metrics_sockets_ = std::move(bound.value());
+  return Done{};
+}
+
+Status Supervisor::start_metrics() {
+  server_metrics_.version = kVersion;
+  server_metrics_.workers = config_.workers;
+  server_metrics_.last_reload_success_seconds = now_seconds();
+  metrics_listener_ =
+      std::make_unique<MetricsListener>(&loop_, [this] { return render_metrics(); });
+  metrics_listener_->set_path(config_.metrics.path);
+  for (ListenSocket& socket : metrics_sockets_) {
+    const std::string address = describe_socket(socket.fd.get());
+    Status added = metrics_listener_->add(std::move(socket));
+    if (!added) return added;
+    spdlog::info("metrics: serving http://{}{}{}", address, config_.metrics.path,
+                 metrics_inherited_ ? " (the socket unit's \"metrics\" socket)" : "");
+  }
+  metrics_sockets_.clear();
+  return Done{};
+}
+
+// Binds the metrics addresses the next configuration adds; nothing changes
+// yet (commit_metrics does), so a failure leaves everything as it was.
+Status Supervisor::prepare_metrics(const Config& next, ReloadPlan& reload) {
+  if (metrics_inherited_) {
+    if (next.metrics.listen != config_.metrics.listen)
+      spdlog::info("socket-activated metrics: metrics.listen changes are ignored");
+    return Done{};
+  }
+  Result<std::vector<ListenSocket>> bound =
+      bind_metrics(missing_from(next.metrics.listen, config_.metrics.listen));
+  if (!bound) return bound.error();
+  reload.metrics_added = std::move(bound.value());
+  return Done{};
+}
+
+// New metrics addresses listen before removed ones close, as for listen:.
+void Supervisor::commit_metrics(const Config& next, std::vector<ListenSocket> added) {
+  metrics_listener_->set_path(next.metrics.path);
+  for (ListenSocket& socket : added) {  // add() owns the socket from here, also on failure
+    const std::string address = describe_socket(socket.fd.get());
+    Status listening = metrics_listener_->add(std::move(socket));
+    if (listening) {
+      spdlog::info("metrics: serving http://{}{}", address, next.metrics.path);
+    } else {
+      spdlog::error("{}", listening.error().message);
+    }
+  }
+  if (metrics_inherited_) return;
+  std::vector<std::string> removed;
+  for (const ListenAddress& address : missing_from(config_.metrics.listen, next.metrics.listen)) {
+    removed.push_back(address.to_string());
+    if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
+    spdlog::info("metrics: stopped listening on {}", address.to_string());
+  }
+  metrics_listener_->remove(removed);
+}
+
+void Supervisor::count_reload(bool succeeded) {
+  server_metrics_.last_reload_successful = succeeded;
+  if (succeeded) {
+    ++server_metrics_.reloads_succeeded;
+    server_metrics_.last_reload_success_seconds = now_seconds();
+  } else {
+    ++server_metrics_.reloads_failed;
+  }
+}
+
+// A scrape, on the supervisor's loop: the workers are read, never stopped.
+std::string Supervisor::render_metrics() {
+  server_metrics_.draining = stop_ != Stop::serving;
+  server_metrics_.waiting_backlog = backlog_.waiting();
+  return render_exposition(metrics_registry_->collect(), server_metrics_, read_process_metrics());
+}
+
+}  // namespace hellod
