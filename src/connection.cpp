@@ -12,16 +12,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "connection_internal.hpp"
 #include "log.hpp"
 #include "reply.hpp"
 #include "request_driver.hpp"
 
 namespace hellod {
 namespace {
-
-// Over this much unsent output a connection stops reading until the client
-// catches up, so a client that pipelines without reading costs bounded memory.
-constexpr std::size_t kMaxPendingOutput = std::size_t{256} * 1024;
 
 #ifdef HELLOD_TEST_HOOKS
 // Test builds only: a request for this target throws from the request path,
@@ -30,74 +27,6 @@ constexpr std::string_view kThrowingTarget = "/__hellod_test/throw";
 #endif
 
 }  // namespace
-
-// Output that could not be written at once, and input parked while it
-// drains. Allocated only for a connection that has some, so an idle
-// keep-alive connection owns no buffer.
-struct Connection::Pending {
-  OutputQueue output;
-  // Bytes libuv still had to write when the send timeout was last armed:
-  // the timeout is for a client that stops reading, not for a long response.
-  std::size_t unsent_when_armed = 0;
-  uv_shutdown_t shutdown_request{};
-  std::string held_input;
-};
-
-// libuv calls plain C functions; these forward to the Connection in
-// handle.data and keep exceptions from crossing into libuv.
-struct ConnectionCallbacks {
-  static Connection& of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
-
-  // Whatever the body throws, the loop's batch is left empty (it points at
-  // the snapshot's bytes) and the connection closes; running out of memory
-  // is fatal, since nothing half-handled can be trusted after it.
-  template <typename Body>
-  static void guarded(Connection& connection, Body&& body) {
-    try {
-      body();
-    } catch (const std::bad_alloc&) {
-      die_out_of_memory("serving a connection");
-    } catch (const std::exception& error) {
-      spdlog::error("connection failed: {}", error.what());
-      connection.loop_.batch.clear();
-      connection.loop_.batched = 0;
-      connection.close(CloseReason::error);
-    }
-    assert(connection.loop_.batch.empty());
-    // Every phase but closed waits for exactly one timeout.
-    assert(connection.phase_ == Connection::Phase::closed || connection.list() != nullptr);
-  }
-
-  static void on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    *buf = of(handle).loop_.read_buf();
-  }
-
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    Connection& connection = of(reinterpret_cast<uv_handle_t*>(stream));
-    guarded(connection, [&] {
-      if (nread > 0) {
-        connection.on_read(std::string_view(buf->base, static_cast<std::size_t>(nread)));
-      } else if (nread < 0) {
-        connection.on_read_error(nread);
-      }
-    });
-  }
-
-  static void on_write(uv_write_t* request, int status) {
-    auto& connection = *static_cast<Connection*>(request->data);
-    guarded(connection, [&] { connection.on_write_done(status); });
-  }
-
-  static void on_shutdown(uv_shutdown_t* request, int status) {
-    auto& connection = *static_cast<Connection*>(request->data);
-    if (status < 0 && status != UV_ECANCELED) connection.close(Connection::reason_for(status));
-  }
-
-  static void on_close(uv_handle_t* handle) {
-    Connection* connection = &of(handle);
-    connection->loop_.owner->release(connection);
-  }
-};
 
 Connection::Connection(LoopContext& loop) : loop_(loop) {}
 
@@ -165,11 +94,6 @@ void Connection::on_deadline() {
   }
   spdlog::debug("closing a connection whose timeout expired");
   close(timeout_reason());
-}
-
-void Connection::arm_send_timeout() {
-  pending_->unsent_when_armed = uv_stream_get_write_queue_size(stream());
-  loop_.deadlines.wait(*this, Wait::send);
 }
 
 void Connection::drain() {
@@ -288,65 +212,6 @@ void Connection::after_request(const Reply& reply) {
   }
 }
 
-void Connection::queue(const Reply& reply) {
-  const ResponseBytes& bytes = reply.bytes;
-  if (output_pending()) {
-    // Order matters: behind output in progress, responses queue after it.
-    pending_->output.append_copy(bytes.head);
-    if (bytes.body_owner != nullptr) pending_->output.append_body(*bytes.body_owner, bytes.body);
-    return;
-  }
-  loop_.batch.add(bytes);
-  if (loop_.batch.full()) flush();
-}
-
-// One write for everything the last read produced; only what the socket did
-// not take is kept, as described in OutputQueue.
-void Connection::flush() {
-  if (loop_.batch.empty()) return;
-  if (phase_ == Phase::closed) {
-    loop_.batch.clear();
-    loop_.batched = 0;
-    return;
-  }
-  assert(!output_pending());  // behind pending output, responses skip the batch
-  const ssize_t written = loop_.batch.try_write(stream());
-  observe_write(written);
-  if (written < 0) {
-    loop_.batch.clear();
-    spdlog::debug("write failed: {}", uv_strerror(static_cast<int>(written)));
-    close(reason_for(written));
-    return;
-  }
-  const auto sent = static_cast<std::size_t>(written);
-  if (sent < loop_.batch.bytes()) loop_.batch.move_unsent(sent, pending().output);
-  loop_.batch.clear();
-  write_pending();
-}
-
-void Connection::write_pending() {
-  if (!output_pending()) return;
-  const int status = pending_->output.start_write(stream(), ConnectionCallbacks::on_write, this);
-  if (status < 0) {
-    spdlog::debug("write failed: {}", uv_strerror(status));
-    close(reason_for(status));
-  }
-}
-
-void Connection::on_write_done(int status) {
-  if (status == 0) loop_.metrics->count_sent(pending_->output.in_flight_bytes());
-  pending_->output.write_done();
-  if (phase_ == Phase::closed || status == UV_ECANCELED) return;
-  if (status < 0) {
-    spdlog::debug("write failed: {}", uv_strerror(status));
-    close(reason_for(status));
-    return;
-  }
-  write_pending();
-  resume_input();
-  advance(Progress::output);
-}
-
 // Decides what the connection waits for next, now that this round of input
 // and output is done.
 void Connection::advance(Progress progress) {
@@ -415,71 +280,6 @@ void Connection::finish() {
 void Connection::enter(Phase phase, Wait wait) {
   phase_ = phase;
   loop_.deadlines.wait(*this, wait);
-}
-
-// Closing while client bytes are unread makes the kernel answer them with a
-// reset, which can destroy the last response in flight. So in that case, like
-// nginx's lingering close, shut our side down, read and discard until the
-// client closes, and give up after a short while.
-void Connection::begin_linger() {
-  Pending& state = pending();
-  state.held_input.clear();
-  state.shutdown_request.data = this;
-  if (uv_shutdown(&state.shutdown_request, stream(), ConnectionCallbacks::on_shutdown) < 0) {
-    close(CloseReason::error);
-    return;
-  }
-  if (!reading_ && !start_reading()) return;
-  enter(Phase::lingering, Wait::linger);
-}
-
-void Connection::hold_input(std::string_view rest) {
-  pending().held_input.assign(rest);
-  stop_reading();
-}
-
-// Replays input parked while output was over its bound, then reads again.
-void Connection::resume_input() {
-  const auto parked = [this] {
-    return reading_ || peer_done_ || pending_bytes() > kMaxPendingOutput ||
-           phase_ == Phase::closed || phase_ == Phase::lingering || phase_ == Phase::finishing;
-  };
-  if (parked()) return;
-  std::string held;
-  held.swap(pending_->held_input);
-  if (!held.empty()) process(held);  // may answer more, and park the rest again
-  if (!parked()) start_reading();
-}
-
-bool Connection::start_reading() {
-  const int status =
-      uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
-  reading_ = status == 0;
-  if (!reading_) {
-    spdlog::debug("read start failed: {}", uv_strerror(status));
-    close(CloseReason::error);
-  }
-  return reading_;
-}
-
-void Connection::stop_reading() {
-  if (!reading_) return;
-  // uv_read_stop cannot fail on a stream (it only clears the read callback).
-  static_cast<void>(uv_read_stop(stream()));
-  reading_ = false;
-}
-
-Connection::Pending& Connection::pending() {
-  if (pending_ == nullptr) pending_ = std::make_unique<Pending>();
-  return *pending_;
-}
-
-bool Connection::output_pending() const {
-  return pending_ != nullptr && !pending_->output.empty();
-}
-
-std::size_t Connection::pending_bytes() const {
-  return pending_ != nullptr ? pending_->output.pending_bytes() : 0;
 }
 
 }  // namespace hellod
