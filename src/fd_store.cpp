@@ -10,6 +10,7 @@ namespace hellod::fd_store {
 namespace {
 
 constexpr std::string_view kPrefix = "hellod-";
+constexpr std::string_view kMetricsPrefix = "hellod-metrics-";
 // Indexes are worker numbers (at most 256 workers): three digits at most.
 constexpr std::size_t kMaxIndexDigits = 3;
 
@@ -48,8 +49,17 @@ std::uint64_t fnv1a(std::string_view text) {
   return hash;
 }
 
+// The listener name a metrics name stands for ("hellod-metrics-0-x" ->
+// "hellod-0-x"); any other name as it is.
+std::string listener_name_of(std::string_view name) {
+  if (!name.starts_with(kMetricsPrefix)) return std::string(name);
+  return std::string(kPrefix).append(name.substr(kMetricsPrefix.size()));
+}
+
 // The index of a name in hellod's scheme, or nullopt for any other name.
-std::optional<unsigned> index_of(std::string_view name) {
+std::optional<unsigned> index_of(std::string_view stored) {
+  const std::string listener = listener_name_of(stored);
+  const std::string_view name = listener;
   if (!name.starts_with(kPrefix)) return std::nullopt;
   const std::string_view rest = name.substr(kPrefix.size());
   const auto dash = rest.find('-');
@@ -76,9 +86,11 @@ bool bound_as(const ListenAddress& entry, const std::string& bound) {
 
 class Planner {
  public:
-  Planner(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen)
-      : passed_(passed), listen_(listen) {
+  Planner(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen,
+          const std::vector<ListenAddress>& metrics_listen)
+      : passed_(passed), listen_(listen), metrics_listen_(metrics_listen) {
     plan_.adopted.resize(listen.size());
+    plan_.adopted_metrics.resize(metrics_listen.size());
   }
 
   StartPlan run() {
@@ -111,10 +123,14 @@ class Planner {
   std::optional<std::string> adopt(std::size_t i) {
     const Passed& socket = passed_[i];
     const unsigned index = *index_of(socket.name);
-    const auto entry = std::find_if(listen_.begin(), listen_.end(), [&](const auto& address) {
-      return stored_name(address, index) == socket.name;
+    const bool metrics = is_metrics_name(socket.name);
+    const std::vector<ListenAddress>& entries = metrics ? metrics_listen_ : listen_;
+    const auto entry = std::find_if(entries.begin(), entries.end(), [&](const auto& address) {
+      return (metrics ? stored_metrics_name(address) : stored_name(address, index)) == socket.name;
     });
-    if (entry == listen_.end()) return "no listen: entry has this name";
+    if (entry == entries.end()) {
+      return metrics ? "no metrics.listen entry has this name" : "no listen: entry has this name";
+    }
     if (!socket.listening) return "it is not a listening stream socket";
     const std::string wanted = entry->to_string();
     if (!bound_as(*entry, *socket.listening)) {
@@ -123,7 +139,8 @@ class Planner {
     if (socket.unix_socket && index != 0) return "a unix socket is stored once, with index 0";
     if (socket.file_gone) return "its socket file is gone, so no client can reach it";
     std::vector<Adoption>& adopted =
-        plan_.adopted[static_cast<std::size_t>(entry - listen_.begin())];
+        (metrics ? plan_.adopted_metrics
+                 : plan_.adopted)[static_cast<std::size_t>(entry - entries.begin())];
     if (!adopted.empty() && *passed_[adopted.front().passed].listening != *socket.listening) {
       return fmt::format("it is bound to {}, but the other sockets of {} to {}", *socket.listening,
                          wanted, *passed_[adopted.front().passed].listening);
@@ -137,6 +154,7 @@ class Planner {
 
   const std::vector<Passed>& passed_;
   const std::vector<ListenAddress>& listen_;
+  const std::vector<ListenAddress>& metrics_listen_;
   StartPlan plan_;
 };
 
@@ -150,13 +168,26 @@ std::string stored_name(const ListenAddress& address, unsigned index) {
   return name + key;
 }
 
+std::string stored_metrics_name(const ListenAddress& address) {
+  std::string name =
+      std::string(kMetricsPrefix).append(stored_name(address, 0).substr(kPrefix.size()));
+  if (name.size() > kMaxNameLength)
+    name = fmt::format("{}0-#{:016x}", kMetricsPrefix, fnv1a(address.to_string()));
+  return name;
+}
+
+bool is_metrics_name(std::string_view name) {
+  return name.starts_with(kMetricsPrefix);
+}
+
 Origin origin_of(std::string_view name) {
   if (name == kMetricsName) return Origin::reserved;
   return index_of(name) ? Origin::store : Origin::socket_unit;
 }
 
-StartPlan plan_start(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen) {
-  return Planner(passed, listen).run();
+StartPlan plan_start(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen,
+                     const std::vector<ListenAddress>& metrics_listen) {
+  return Planner(passed, listen, metrics_listen).run();
 }
 
 }  // namespace hellod::fd_store

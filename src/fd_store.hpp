@@ -32,6 +32,13 @@ inline constexpr std::size_t kMaxNameLength = 255;
 // "hellod-0-#<16 hex digits>" (the socket's own address is checked anyway).
 std::string stored_name(const ListenAddress& address, unsigned index);
 
+// The FDNAME= of the metrics listener's socket for a metrics.listen entry:
+// "hellod-metrics-" and the rest of stored_name(address, 0), e.g.
+// "hellod-metrics-0-127.0.0.1%3A9464". A name of its own, so a metrics and a
+// public address never take each other's socket.
+std::string stored_metrics_name(const ListenAddress& address);
+[[nodiscard]] bool is_metrics_name(std::string_view name);
+
 // Where a descriptor passed in LISTEN_FDS comes from, told by its name.
 enum class Origin : unsigned char {
   socket_unit,  // any name outside hellod's scheme: "http", "hellod.socket", ...
@@ -70,6 +77,8 @@ struct StartPlan {
   std::vector<std::size_t> activated;
   // Per listen: entry, its stored sockets to serve, by ascending index.
   std::vector<std::vector<Adoption>> adopted;
+  // The same for metrics.listen entries (stored_metrics_name).
+  std::vector<std::vector<Adoption>> adopted_metrics;
   std::vector<Release> released;
   std::vector<std::size_t> reserved;
 };
@@ -82,6 +91,7 @@ struct StartPlan {
 // alone (reserved names). A stored socket is taken back only when its real
 // address is the entry's (any port for port 0, the same one for all of an
 // entry's sockets) and it is of the entry's kind.
-StartPlan plan_start(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen);
+StartPlan plan_start(const std::vector<Passed>& passed, const std::vector<ListenAddress>& listen,
+                     const std::vector<ListenAddress>& metrics_listen = {});
 
 }  // namespace hellod::fd_store

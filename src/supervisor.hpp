@@ -67,7 +67,11 @@ class Supervisor {
                       const std::vector<fd_store::Release>& released);
   Result<std::vector<ListenSocket>> copies_to_store(const WorkerSockets& sockets) const;
   void keep_in_store(std::vector<ListenSocket>&& copies);
-  void remove_from_store(const std::vector<ListenAddress>& removed);
+  void remove_from_store(const std::vector<ListenAddress>& removed, bool metrics = false);
+  static std::vector<std::vector<AdoptedSocket>> take_back(
+      std::vector<systemd::PassedSocket>& passed,
+      const std::vector<std::vector<fd_store::Adoption>>& plan,
+      const std::vector<ListenAddress>& entries);
   [[nodiscard]] bool in_store(const ListenAddress& address) const;
   Status start_loop();
   void reload();
@@ -88,7 +92,9 @@ class Supervisor {
   void block_a_worker(std::size_t index);
   // Metrics and access-log wiring (supervisor_metrics.cpp).
   std::shared_ptr<const Snapshot> make_snapshot(const Config& config);
-  Result<std::vector<ListenSocket>> bind_metrics(const std::vector<ListenAddress>& addresses);
+  Result<std::vector<ListenSocket>> bind_metrics(const std::vector<ListenAddress>& addresses,
+                                                 std::vector<std::vector<AdoptedSocket>> adopted);
+  Result<std::vector<ListenSocket>> metrics_copies(std::vector<ListenSocket>& sockets) const;
   Status open_metrics(const Config& config);
   Status start_metrics();
   Status prepare_metrics(const Config& next, ReloadPlan& reload);
@@ -155,6 +161,8 @@ class Supervisor {
   ServerMetrics server_metrics_;
   std::vector<ListenSocket> metrics_sockets_;  // bound or passed at start, until the loop runs
   bool metrics_inherited_ = false;             // a socket named "metrics" was passed
+  // Stored metrics sockets taken back at start, for open_metrics.
+  std::vector<std::vector<AdoptedSocket>> metrics_adopted_;
 };
 
 }  // namespace hellod

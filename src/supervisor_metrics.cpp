@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "fd_store.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -49,12 +51,29 @@ std::shared_ptr<const Snapshot> Supervisor::make_snapshot(const Config& config) 
 }
 
 // One socket per address: scrapes are served by the supervisor's loop only.
+// Each has its metrics name in the fd store; adopted: stored ones to serve
+// again, per address.
 Result<std::vector<ListenSocket>> Supervisor::bind_metrics(
-    const std::vector<ListenAddress>& addresses) {
+    const std::vector<ListenAddress>& addresses, std::vector<std::vector<AdoptedSocket>> adopted) {
   if (addresses.empty()) return std::vector<ListenSocket>{};
-  Result<WorkerSockets> bound = bind_listeners(addresses, 1);
+  Result<WorkerSockets> bound = bind_listeners(addresses, 1, std::move(adopted));
   if (!bound) return bound.error();
-  return std::move(bound.value().front());
+  std::vector<ListenSocket> sockets = std::move(bound.value().front());
+  for (std::size_t i = 0; i < sockets.size(); ++i)
+    sockets[i].stored_name = fd_store::stored_metrics_name(addresses[i]);
+  return sockets;
+}
+
+// Copies of metrics sockets for the fd store (none when it is off), as
+// copies_to_store makes them for the listeners.
+Result<std::vector<ListenSocket>> Supervisor::metrics_copies(
+    std::vector<ListenSocket>& sockets) const {
+  if (!store_enabled_ || sockets.empty()) return std::vector<ListenSocket>{};
+  WorkerSockets one;
+  one.push_back(std::move(sockets));
+  Result<std::vector<ListenSocket>> copies = copies_to_store(one);
+  sockets = std::move(one.front());
+  return copies;
 }
 
 // A socket unit's socket named "metrics" (reserved_ by open_sockets) serves
@@ -66,9 +85,13 @@ Status Supervisor::open_metrics(const Config& config) {
     reserved_.clear();
     return Done{};
   }
-  Result<std::vector<ListenSocket>> bound = bind_metrics(config.metrics.listen);
+  Result<std::vector<ListenSocket>> bound =
+      bind_metrics(config.metrics.listen, std::move(metrics_adopted_));
   if (!bound) return bound.error();
   metrics_sockets_ = std::move(bound.value());
+  Result<std::vector<ListenSocket>> copies = metrics_copies(metrics_sockets_);
+  if (!copies) return copies.error();
+  for (ListenSocket& copy : copies.value()) unstored_.push_back(std::move(copy));
   return Done{};
 }
 
@@ -98,9 +121,13 @@ Status Supervisor::prepare_metrics(const Config& next, ReloadPlan& reload) {
       spdlog::info("socket-activated metrics: metrics.listen changes are ignored");
     return Done{};
   }
-  Result<std::vector<ListenSocket>> bound =
-      bind_metrics(missing_from(next.metrics.listen, config_.metrics.listen));
+  const std::vector<ListenAddress> added =
+      missing_from(next.metrics.listen, config_.metrics.listen);
+  Result<std::vector<ListenSocket>> bound = bind_metrics(added, {});
   if (!bound) return bound.error();
+  Result<std::vector<ListenSocket>> copies = metrics_copies(bound.value());
+  if (!copies) return copies.error();
+  for (ListenSocket& copy : copies.value()) reload.to_store.push_back(std::move(copy));
   reload.metrics_added = std::move(bound.value());
   return Done{};
 }
@@ -119,7 +146,9 @@ void Supervisor::commit_metrics(const Config& next, std::vector<ListenSocket> ad
   }
   if (metrics_inherited_) return;
   std::vector<std::string> removed;
-  for (const ListenAddress& address : missing_from(config_.metrics.listen, next.metrics.listen)) {
+  const std::vector<ListenAddress> gone = missing_from(config_.metrics.listen, next.metrics.listen);
+  remove_from_store(gone, true);
+  for (const ListenAddress& address : gone) {
     removed.push_back(address.to_string());
     if (address.kind == ListenAddress::Kind::unix_path) ::unlink(address.path.c_str());
     spdlog::info("metrics: stopped listening on {}", address.to_string());

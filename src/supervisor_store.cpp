@@ -29,7 +29,8 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
   if (!passed) return passed.error();
   std::vector<fd_store::Passed> described;
   for (const systemd::PassedSocket& socket : passed.value()) described.push_back(socket.info);
-  const fd_store::StartPlan plan = fd_store::plan_start(described, config.listen);
+  const fd_store::StartPlan plan =
+      fd_store::plan_start(described, config.listen, config.metrics.listen);
 
   for (const std::size_t i : plan.reserved) {
     systemd::PassedSocket& socket = passed.value()[i];
@@ -42,19 +43,9 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
   if (!plan.activated.empty())
     return serve_activated(passed.value(), plan.activated, config.workers);
 
-  std::vector<std::vector<AdoptedSocket>> adopted(config.listen.size());
-  for (std::size_t a = 0; a < config.listen.size(); ++a) {
-    for (const fd_store::Adoption& adoption : plan.adopted[a]) {
-      systemd::PassedSocket& socket = passed.value()[adoption.passed];
-      adopted[a].push_back(
-          {adoption.index, ListenSocket{std::move(socket.fd), config.listen[a].to_string(),
-                                        socket.info.unix_socket, socket.info.name}});
-    }
-    if (!adopted[a].empty()) {
-      spdlog::info("took back {} stored socket(s) of {} from the service manager",
-                   adopted[a].size(), config.listen[a].to_string());
-    }
-  }
+  std::vector<std::vector<AdoptedSocket>> adopted =
+      take_back(passed.value(), plan.adopted, config.listen);
+  metrics_adopted_ = take_back(passed.value(), plan.adopted_metrics, config.metrics.listen);
   Result<WorkerSockets> bound = bind_listeners(config.listen, config.workers, std::move(adopted));
   if (!bound) return bound.error();
   serving_ = bound_addresses(config.listen, bound.value().front());
@@ -65,6 +56,27 @@ Result<WorkerSockets> Supervisor::open_sockets(const Config& config) {
     unstored_ = std::move(copies.value());
   }
   return bound;
+}
+
+// The stored sockets the plan adopts, per entry, ready for bind_listeners.
+std::vector<std::vector<AdoptedSocket>> Supervisor::take_back(
+    std::vector<systemd::PassedSocket>& passed,
+    const std::vector<std::vector<fd_store::Adoption>>& plan,
+    const std::vector<ListenAddress>& entries) {
+  std::vector<std::vector<AdoptedSocket>> adopted(entries.size());
+  for (std::size_t a = 0; a < entries.size(); ++a) {
+    for (const fd_store::Adoption& adoption : plan[a]) {
+      systemd::PassedSocket& socket = passed[adoption.passed];
+      adopted[a].push_back(
+          {adoption.index, ListenSocket{std::move(socket.fd), entries[a].to_string(),
+                                        socket.info.unix_socket, socket.info.name}});
+    }
+    if (!adopted[a].empty()) {
+      spdlog::info("took back {} stored socket(s) of {} from the service manager",
+                   adopted[a].size(), entries[a].to_string());
+    }
+  }
+  return adopted;
 }
 
 // Socket activation (sd_listen_fds(3)): serve what the socket unit passed,
@@ -166,17 +178,21 @@ void Supervisor::keep_in_store(std::vector<ListenSocket>&& copies) {
   }
 }
 
-// FDSTOREREMOVE=1 for every stored socket of the removed entries.
-void Supervisor::remove_from_store(const std::vector<ListenAddress>& removed) {
+// FDSTOREREMOVE=1 for every stored socket of the removed entries (of
+// metrics.listen when metrics, else of listen:).
+void Supervisor::remove_from_store(const std::vector<ListenAddress>& removed, bool metrics) {
   for (const ListenAddress& address : removed) {
     const std::string spelled = address.to_string();
-    for (const auto& [entry, name] : stored_) {
-      if (entry != spelled) continue;
-      if (Status done = systemd::remove_stored(name); !done) {
+    const auto of_entry = [&](const std::pair<std::string, std::string>& stored) {
+      return stored.first == spelled && fd_store::is_metrics_name(stored.second) == metrics;
+    };
+    for (const auto& stored : stored_) {
+      if (!of_entry(stored)) continue;
+      if (Status done = systemd::remove_stored(stored.second); !done) {
         spdlog::warn("{}", done.error().message);
       }
     }
-    std::erase_if(stored_, [&](const auto& stored) { return stored.first == spelled; });
+    std::erase_if(stored_, of_entry);
   }
 }
 

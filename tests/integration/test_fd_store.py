@@ -20,6 +20,7 @@ import shutil
 import unittest
 
 from hellod_harness import HellodTestCase, listening_socket, read_response, socket_activation, wait_for
+from metrics_client import get as metrics_get, metrics_address
 from notify_receiver import NotifyReceiver
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
@@ -331,6 +332,29 @@ class FdStoreTest(HellodTestCase):
         self.assertEqual(receiver.with_key("FDSTOREREMOVE"), [])
         self.assertFalse(refused(socket.AF_INET, address), "hellod closed the metrics socket")
         self.assertEqual(get(socket.AF_INET, ("127.0.0.1", server.port)), 200)
+
+    def test_metrics_listener_is_stored_and_taken_back(self):
+        """The metrics listener's socket is stored under a name of its own
+        and served again after a restart, on the same port; a reload without
+        metrics removes it from the store."""
+        receiver = self.store()
+        config = 'metrics: {listen: ["127.0.0.1:0"]}\n'
+        first = self.start(config, env=receiver.env)
+        receiver.wait_key("READY")
+        self.assertEqual(receiver.store_names(),
+                         ["hellod-0-127.0.0.1%3A0", "hellod-metrics-0-127.0.0.1%3A0"])
+        scrape_address = metrics_address(first)
+        second = self.restart(first, receiver, config)
+        self.assertEqual(metrics_address(second), scrape_address)
+        self.assertIn("took back 1 stored socket(s) of 127.0.0.1:0", second.log())
+        self.assertEqual(metrics_get(scrape_address)[0], 200)
+        self.assertEqual(get(socket.AF_INET, ("127.0.0.1", second.port)), 200)
+        ready = len([m for m in receiver.all() if m.get("READY") == "1"])
+        second.write_config('listen: ["127.0.0.1:0"]\n')
+        second.signal(signal.SIGHUP)
+        receiver.wait_key("READY", "1", count=ready + 1)
+        self.assertEqual(receiver.store_names(), ["hellod-0-127.0.0.1%3A0"])
+        self.assertTrue(refused(socket.AF_INET, scrape_address), "the metrics socket still listens")
 
     # -- reload ------------------------------------------------------------------
 

@@ -245,5 +245,40 @@ TEST(PlanStart, MetricsIsLeftAlone) {
   EXPECT_EQ(plan.adopted[0].size(), 1U);
 }
 
+// The metrics listener's stored sockets have names of their own: a public
+// and a metrics address, even spelled alike (port 0), never take each
+// other's socket.
+TEST(StoredMetricsName, DistinctFromTheListenersAndValid) {
+  const ListenAddress m = tcp4("127.0.0.1", 9464);
+  EXPECT_EQ(stored_metrics_name(m), "hellod-metrics-0-127.0.0.1%3A9464");
+  EXPECT_TRUE(is_metrics_name(stored_metrics_name(m)));
+  EXPECT_FALSE(is_metrics_name(stored_name(m, 0)));
+  EXPECT_EQ(origin_of(stored_metrics_name(m)), Origin::store);
+  const std::string long_name = stored_metrics_name(unix_path("/" + std::string(240, 'a')));
+  EXPECT_TRUE(valid_fdname(long_name)) << long_name;
+  EXPECT_TRUE(is_metrics_name(long_name));
+}
+
+TEST(PlanStart, MetricsSocketsAreAdoptedForMetricsEntriesOnly) {
+  const ListenAddress pub = tcp4("127.0.0.1", 0);
+  const ListenAddress met = tcp4("127.0.0.1", 0);
+  const std::vector<Passed> passed{
+      stored(pub, 0, "127.0.0.1:4000"),
+      Passed{stored_metrics_name(met), "127.0.0.1:5000", false},
+  };
+  const StartPlan plan = plan_start(passed, {pub}, {met});
+  EXPECT_TRUE(plan.released.empty());
+  ASSERT_EQ(plan.adopted[0].size(), 1U);
+  EXPECT_EQ(plan.adopted[0][0].passed, 0U);
+  ASSERT_EQ(plan.adopted_metrics.size(), 1U);
+  ASSERT_EQ(plan.adopted_metrics[0].size(), 1U);
+  EXPECT_EQ(plan.adopted_metrics[0][0].passed, 1U);
+  // Without metrics.listen the stored metrics socket is released.
+  const StartPlan off = plan_start(passed, {pub});
+  ASSERT_EQ(off.released.size(), 1U);
+  EXPECT_EQ(off.released[0].passed, 1U);
+  EXPECT_EQ(off.released[0].reason, "no metrics.listen entry has this name");
+}
+
 }  // namespace
 }  // namespace hellod::fd_store
