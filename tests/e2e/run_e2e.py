@@ -8,8 +8,9 @@ of the host's release (debootstrap from the machine's own apt mirror, cached
 under the build tree) with systemd as PID 1 in systemd-nspawn, and does
 inside it what an administrator does: install the package with apt, reload,
 break the configuration, read the journal, rate the unit's sandbox, restart,
-crash and upgrade it under load, drain it before a stop, switch to socket
-activation, reinstall and purge. Every step is asserted and its result printed; the container is always
+crash and upgrade it under load, drain it before a stop, query its access
+log in the journal and scrape its metrics, switch to socket activation,
+reinstall and purge. Every step is asserted and its result printed; the container is always
 torn down.
 
 Usage: run_e2e.py --source-dir DIR --work-dir DIR [--deb FILE [--next-deb FILE]]
@@ -30,6 +31,7 @@ from pathlib import Path
 from nspawn import (Container, StepFailed, cached_rootfs, expect, log, remove_stale_runs, run,
                     runtime_packages, unmount, wait_for, writable_copy)
 from drain_steps import DrainSteps
+from observe_steps import ObserveSteps
 from restart_steps import RestartSteps
 
 URL = "http://127.0.0.1:8080/"
@@ -86,7 +88,7 @@ def lint(deb, timings):
 # The steps
 
 
-class Steps(RestartSteps, DrainSteps):
+class Steps(RestartSteps, DrainSteps, ObserveSteps):
     """Each step asserts what an administrator expects and returns a summary."""
 
     def __init__(self, container, deb_name, next_deb_name=None):
@@ -304,9 +306,9 @@ class Steps(RestartSteps, DrainSteps):
     def all(self):
         """(number, title, step, fatal) in the order they run.
 
-        Numbers are stable names (--steps uses them); the restart steps 11-16
-        and the drain step 17 run in service mode, before the switch to socket
-        activation (7). A
+        Numbers are stable names (--steps uses them); the restart steps 11-16,
+        the drain step 17 and the observability step 18 run in service mode,
+        before the switch to socket activation (7). A
         failed fatal step ends the run, because later steps build on it; the
         others restore what they changed, so the run goes on.
         """
@@ -334,6 +336,9 @@ class Steps(RestartSteps, DrainSteps):
             (17, "stop with health.drain 3s: /healthz 503 first, /page 200 until the stop, "
                  "inactive; drain 8s > TimeoutStopSec=5s still inactive",
              self.step17_drain_on_stop, False),
+            (18, "access log json + metrics on reload: journalctl HTTP_STATUS=404/200 select "
+                 "exactly those requests; requests_total by route and code; promtool",
+             self.step18_observe, False),
             (7, "socket activation, restart keeps answering", self.step7_socket_activation, True),
             (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade, True),
             (9, "stop + purge leaves nothing", self.step9_purge, True),
