@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """hellod configuration variants (bench/variants.yaml): what each costs.
 
 A variant is a YAML snippet laid over hellod's baseline configuration, plus

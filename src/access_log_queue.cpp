@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "access_log_queue.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "access_logger.hpp"
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // hellod_connections_waiting_backlog: clients the kernel has accepted into a

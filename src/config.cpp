@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Walks a YAML document into a validated Config: the document, the top-level
 // map and the small sections. Responses are read in config_response.cpp,
 // routes and health in config_routes.cpp, the generic walker pieces are in

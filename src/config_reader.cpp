@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The generic pieces of the YAML walker: positions, maps, scalars, files.
 
 #include "config_reader.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The YAML side of the configuration reader, shared by config.cpp,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reads a `response:` map, the top-level one and every route's, including
 // its optional templating (config_template.hpp).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reads `routes:` and `health:`, and refuses what could never work: a
 // route an earlier one shadows, a duplicate exact path or name, a health
 // path that is no route's. The matching rules are in route_match.cpp.

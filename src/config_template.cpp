@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config_template.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // `template: true` in a response: ${hostname}, ${version} and ${env:NAME}

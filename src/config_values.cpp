@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config_values.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Pure text parsers for configuration values. Nothing here knows YAML, so

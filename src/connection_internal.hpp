@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // What connection.cpp and connection_output.cpp share: the state a

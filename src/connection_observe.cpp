@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Connection's metrics and access-log wiring: what each reply counts, why
 // a connection ends, and the access record of an answered request. Kept
 // apart from the state machine in connection.cpp.

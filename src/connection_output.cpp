@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Connection's output side: the loop's batch and what a slow client has not
 // taken yet, the send timeout, input parked while output drains, and the
 // lingering close.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "deadlines.hpp"
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "fd_store.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hellod: answers every HTTP/1.1 request with one configured response.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Per-worker request and connection counters for the Prometheus exposition.

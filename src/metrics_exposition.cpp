@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "metrics_exposition.hpp"
 
 #include <prometheus/metric_family.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The Prometheus exposition: the scrape-time values of every hellod metric

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "metrics_http.hpp"
 
 #include <fmt/format.h>

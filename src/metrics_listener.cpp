@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "metrics_listener.hpp"
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The metrics listener: a small HTTP/1.1 server on the supervisor's loop

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The supervisor's side of the per-worker counters: hands out one block per

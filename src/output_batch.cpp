@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "output_batch.hpp"
 
 #include <string_view>

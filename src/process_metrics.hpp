@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The standard process metrics (process_cpu_seconds_total and friends, as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "reply.hpp"
 
 #include <optional>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // llhttp's callbacks for RequestParser, and the RFC 9112 checks hellod makes
 // on top of llhttp as the fields go by.
 #include <cassert>

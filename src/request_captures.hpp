@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The request parser's collected fields (request_parser.hpp, Field). Spans

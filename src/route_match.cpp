@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "route_match.hpp"
 
 #include <arpa/inet.h>

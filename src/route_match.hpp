@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The rules of one route's `match:`: what each filter accepts, how a request

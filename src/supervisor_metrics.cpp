@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Supervisor's metrics and access-log wiring: the metrics listener's
 // sockets (bound, passed by a socket unit, moved on reload), the counter
 // blocks each snapshot carries, and the scrape.

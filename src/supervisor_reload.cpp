@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Supervisor's SIGHUP path: re-read, validate, bind what is new, then switch
 // every worker to the new configuration without refusing or dropping a
 // client, and tell the service manager only once every worker serves it.

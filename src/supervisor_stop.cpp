@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Supervisor's stop sequence. With health.drain, a stop signal first fails
 // the health routes (503, Connection: close) while everything else is served
 // and new connections are accepted, so a load balancer takes the instance

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Supervisor's sockets and systemd's file descriptor store: at start, serve
 // what a socket unit passed, or take back the stored sockets that match
 // listen: and bind only what is new; keep every socket hellod bound in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary documents through hellod::parse_config, the
 // loader behind start-up, reload and --check-config.
 //

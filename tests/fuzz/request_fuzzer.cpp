@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary client bytes, arriving in arbitrary read
 // sizes, through the request path of a connection: drive_requests (the one
 // loop Connection::process uses) with the configured limits, then reply_for,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Scraping hellod's metrics listener the way Prometheus does, and reading
 the exposition with real parsers: prometheus_client's text parser
 (python3-prometheus-client) and `promtool check metrics` (prometheus)."""

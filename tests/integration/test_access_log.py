@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """log.access: text | json, written by hellod's logger thread, and the
 journal's structured fields.
 

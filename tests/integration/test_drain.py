@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """health.drain (issue 10): on SIGTERM the health route fails first (503,
 Connection: close) while every other route is served and new connections
 are accepted; then the graceful shutdown. More stop signals skip ahead."""

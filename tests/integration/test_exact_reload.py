@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every reloaded value applies at once, to every connection (issue 9):
 timeouts lowered and raised, max_connections raised and lowered, header and
 body limits for requests in progress, and bodies under keep-alive load. Each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Whatever the request path throws, the worker goes on serving everyone
 else with intact responses (issue 9). Needs a build with test hooks
 (-DHELLOD_TEST_HOOKS=ON), where a request for /__hellod_test/throw throws."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """metrics: the Prometheus exposition on a listener of its own.
 
 The exposition is read by real parsers (prometheus_client's text parser and

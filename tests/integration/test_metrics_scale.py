@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A scrape does not depend on how many connections are open: with 10,000
 idle client connections it takes about as long as with none, under 10 ms
 (plain builds; sanitizer builds only report their figure)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A real Prometheus server (Debian's `prometheus`) scrapes hellod every
 second while a bounded load runs; its query API must report the target up
 and a non-zero request rate."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One copy of each body (issue 9): a large body_file is held once by the
 process, and clients that do not read it cost no copy of its unsent part."""
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Access-log formatters on hostile bytes, the SPSC queue's drop behaviour,
 // and the logger thread writing to a real pipe.
 #include "access_log.hpp"

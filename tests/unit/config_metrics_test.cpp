@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // metrics: and log.access: text | json, the keys of the observability issue.
 #include <gtest/gtest.h>
 

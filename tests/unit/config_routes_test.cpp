@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `routes:` and `health:` in the configuration file: what they accept, and
 // every refusal with its exact message and position.
 #include <gtest/gtest.h>

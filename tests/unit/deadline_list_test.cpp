@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "deadline_list.hpp"
 
 #include <gtest/gtest.h>

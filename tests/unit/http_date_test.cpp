@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http_date.hpp"
 
 #include <gtest/gtest.h>

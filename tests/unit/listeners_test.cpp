@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "listeners.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The exposition as prometheus-cpp's TextSerializer renders it, and the
 // process metrics it reads from /proc/self.
 #include "metrics_exposition.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The metrics listener's answers (pure) and the socket-activation split.
 #include "metrics_http.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-worker counter blocks and the registry that folds retired ones.
 #include "metrics.hpp"
 
