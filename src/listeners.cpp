@@ -269,4 +269,14 @@ Result<WorkerSockets> share_with_workers(std::vector<ListenSocket>&& sockets, un
   return per_worker;
 }
 
+std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
+                                        const std::vector<ListenAddress>& present) {
+  std::vector<ListenAddress> missing;
+  for (const ListenAddress& address : wanted) {
+    if (std::find(present.begin(), present.end(), address) == present.end())
+      missing.push_back(address);
+  }
+  return missing;
+}
+
 }  // namespace hellod

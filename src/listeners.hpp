@@ -36,6 +36,11 @@ struct AdoptedSocket {
   ListenSocket socket;
 };
 
+// The entries of wanted that present lacks, in wanted's order: what a reload
+// adds (wanted: the new list) or removes (wanted: the old one).
+std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
+                                        const std::vector<ListenAddress>& present);
+
 // Binds every address once per worker. TCP addresses get one SO_REUSEPORT
 // socket per worker, so the kernel spreads connections; a unix socket is
 // bound once and shared. Before that, each TCP address is probed without

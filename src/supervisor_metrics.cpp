@@ -34,16 +34,6 @@ std::shared_ptr<const MetricsLayout> layout_for(const Config& config) {
   return std::make_shared<const MetricsLayout>(std::move(names), statuses);
 }
 
-std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
-                                        const std::vector<ListenAddress>& present) {
-  std::vector<ListenAddress> missing;
-  for (const ListenAddress& address : wanted) {
-    if (std::find(present.begin(), present.end(), address) == present.end())
-      missing.push_back(address);
-  }
-  return missing;
-}
-
 }  // namespace
 
 std::shared_ptr<const Snapshot> Supervisor::make_snapshot(const Config& config) {

@@ -17,16 +17,6 @@
 namespace hellod {
 namespace {
 
-std::vector<ListenAddress> missing_from(const std::vector<ListenAddress>& wanted,
-                                        const std::vector<ListenAddress>& present) {
-  std::vector<ListenAddress> missing;
-  for (const ListenAddress& address : wanted) {
-    if (std::find(present.begin(), present.end(), address) == present.end())
-      missing.push_back(address);
-  }
-  return missing;
-}
-
 std::vector<std::string> names_of(const std::vector<ListenAddress>& addresses) {
   std::vector<std::string> names;
   names.reserve(addresses.size());
