@@ -18,11 +18,13 @@ GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
 def refused(port):
-    """True when a new connection to the port is refused (nobody listens)."""
+    """True when a new connection to the port is refused (nobody listens).
+    A reset counts too: the connection reached the backlog of a listener that
+    was closing, and the kernel reset it with the listener."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
 
 
