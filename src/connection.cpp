@@ -3,11 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -33,33 +36,23 @@ Connection::Connection(LoopContext& loop) : loop_(loop) {}
 
 Connection::~Connection() = default;
 
-bool Connection::start(uv_stream_t* server, bool unix_socket) {
-  const int init = unix_socket ? uv_pipe_init(loop_.loop, &handle_.pipe, 0)
-                               : uv_tcp_init(loop_.loop, &handle_.tcp);
-  if (init < 0) return false;  // nothing to close: the caller frees us
-  handle_.handle.data = this;
+bool Connection::start(int fd, bool unix_socket) {
+  fd_ = fd;
+  unix_socket_ = unix_socket;
   // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
   enter(Phase::head, Wait::header);
-  const int status = uv_accept(server, stream());
-  if (status < 0) {
-    spdlog::debug("accept failed: {}", uv_strerror(status));
-    close(CloseReason::error);  // the close callback frees us
-    return true;
-  }
-  if (!start_reading()) return true;
+  reading_ = true;
   if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_at_once(); });
-  return true;
+  if (phase_ == Phase::closed) return !attached_;
+  static_cast<void>(attach());  // on failure it closes itself, unattached or through libuv
+  return phase_ == Phase::closed && !attached_;
 }
 
 // A client usually sends its request right after connecting, so by the time
-// hellod accepts, the bytes are there. Reading them now (uv_read_start only
-// queued the epoll registration) answers without a round through epoll, and
-// a connection that closes after that one response is never registered.
+// hellod accepts, the bytes are there: read them on the bare descriptor.
 void Connection::read_at_once() {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(&handle_.handle, &fd) != 0) return;
   const uv_buf_t buf = loop_.read_buf();
-  const ssize_t nread = ::read(fd, buf.base, buf.len);
+  const ssize_t nread = ::read(fd_, buf.base, buf.len);
   if (nread > 0) {
     on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
   } else if (nread == 0) {
@@ -69,6 +62,34 @@ void Connection::read_at_once() {
   }
 }
 
+// Hands the descriptor to libuv, for a connection that must wait. Idempotent;
+// false when that failed and the connection closed itself.
+bool Connection::attach() {
+  if (attached_) return true;
+  assert(phase_ != Phase::closed);
+  const int init = unix_socket_ ? uv_pipe_init(loop_.loop, &handle_.pipe, 0)
+                                : uv_tcp_init(loop_.loop, &handle_.tcp);
+  if (init < 0) {
+    spdlog::debug("connection handle: {}", uv_strerror(init));
+    close(CloseReason::error);  // unattached: closes the descriptor
+    return false;
+  }
+  attached_ = true;
+  handle_.handle.data = this;
+  int status = unix_socket_ ? uv_pipe_open(&handle_.pipe, fd_) : uv_tcp_open(&handle_.tcp, fd_);
+  if (status < 0) {
+    // The handle does not own the descriptor; its close callback frees us.
+    static_cast<void>(::close(fd_));
+    spdlog::debug("connection handle: {}", uv_strerror(status));
+    close(CloseReason::error);
+    return false;
+  }
+  if (reading_) {
+    reading_ = false;
+    return start_reading();
+  }
+  return true;
+}
 void Connection::close(CloseReason reason) {
   if (phase_ == Phase::closed) return;
   // Once the last response is queued the connection ends for that reason,
@@ -80,7 +101,12 @@ void Connection::close(CloseReason reason) {
   loop_.metrics->count_closed(reason);
   phase_ = Phase::closed;
   Deadlines::stop_waiting(*this);
-  uv_close(&handle_.handle, ConnectionCallbacks::on_close);
+  if (attached_) {
+    uv_close(&handle_.handle, ConnectionCallbacks::on_close);
+  } else {
+    // Still within start(), which tells its caller to free us.
+    static_cast<void>(::close(fd_));  // close(2) releases the descriptor even when it fails
+  }
 }
 
 void Connection::on_deadline() {
@@ -117,10 +143,8 @@ void Connection::drain() {
 
 // Whether the client's bytes wait in the socket, unread (recv(2) MSG_PEEK).
 bool Connection::input_waiting() {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(&handle_.handle, &fd) != 0) return false;
   char byte = 0;
-  return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  return ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void Connection::on_read(std::string_view data) {
@@ -206,9 +230,10 @@ void Connection::after_request(const Reply& reply) {
   // Set when a connection turns persistent, as nginx does: a later response
   // may then follow one the client has not acknowledged yet, which Nagle's
   // algorithm would hold back; a one-response connection saves the syscall.
-  if (!reply.close_after && requests_ == 1 && handle_.handle.type == UV_TCP) {
-    if (const int status = uv_tcp_nodelay(&handle_.tcp, 1); status < 0) {
-      spdlog::debug("TCP_NODELAY: {}", uv_strerror(status));
+  if (!reply.close_after && requests_ == 1 && !unix_socket_) {
+    const int on = 1;
+    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
+      spdlog::debug("TCP_NODELAY: {}", std::strerror(errno));
     }
   }
 }

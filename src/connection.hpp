@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,8 +22,16 @@ struct Reply;
 // every complete request in one write, and close on error, timeout or when
 // the client or the limits say so. Idle, it owns no buffer at all.
 //
-// Lifetime: created by its owner on accept, freed only in the handle's close
-// callback via ConnectionOwner::release, never earlier.
+// A new connection starts on its bare descriptor: a client whose request is
+// already there is answered with read(2) and writev(2), and one that then
+// closes is closed with close(2), libuv never involved (no epoll_ctl). Only a
+// connection that must wait, for input or for the socket to take output, is
+// handed to libuv (attach()). That is the shape of a health check or an
+// HTTP/1.0 client: four system calls with accept4.
+//
+// Lifetime: created by its owner on accept. One that ends within start()
+// is freed by the owner right after (start() says so); any other only in its
+// handle's close callback via ConnectionOwner::release, never earlier.
 class Connection : public DeadlineEntry {
  public:
   explicit Connection(LoopContext& loop);
@@ -30,10 +39,11 @@ class Connection : public DeadlineEntry {
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
-  // Accepts the pending client of server and starts reading. False when no
-  // handle could be set up: the caller frees the connection. Otherwise the
-  // connection is on its way, or already closing itself after a failure.
-  bool start(uv_stream_t* server, bool unix_socket);
+  // Serves the accepted client on fd, which it owns from now on. True when
+  // the connection has already ended (its descriptor closed, never attached
+  // to the loop): the caller frees it now. Otherwise it is attached and
+  // waiting, or closing through libuv, and its close callback frees it.
+  [[nodiscard]] bool start(int fd, bool unix_socket);
 
   // Idempotent: stops reading and closes the socket; the close callback
   // releases the connection from its owner. reason is counted in
@@ -72,6 +82,7 @@ class Connection : public DeadlineEntry {
   struct Pending;
 
   void read_at_once();
+  bool attach();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
   void on_write_done(int status);
@@ -103,7 +114,10 @@ class Connection : public DeadlineEntry {
   [[nodiscard]] bool output_pending() const;
   [[nodiscard]] bool input_waiting();
   [[nodiscard]] std::size_t pending_bytes() const;
-  [[nodiscard]] uv_stream_t* stream() { return &handle_.stream; }
+  [[nodiscard]] uv_stream_t* stream() {
+    assert(attached_);  // only an attached connection has a libuv stream
+    return &handle_.stream;
+  }
 
   union Handle {
     uv_handle_t handle;
@@ -118,10 +132,13 @@ class Connection : public DeadlineEntry {
   std::unique_ptr<Pending> pending_;  // only while output or parked input exists
   std::uint32_t requests_ = 0;
   std::uint64_t read_ns_ = 0;  // uv_hrtime() of the read that brought the current input
+  int fd_ = -1;                // the client's socket; the handle's own once attached
   Phase phase_ = Phase::head;
   CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
-  bool reading_ = false;                          // uv_read_start is in effect
-  bool peer_done_ = false;                        // the client sent EOF
+  bool reading_ = false;   // input is wanted (uv_read_start is in effect, once attached)
+  bool attached_ = false;  // handle_ is a libuv handle on fd_
+  bool unix_socket_ = false;
+  bool peer_done_ = false;     // the client sent EOF
   bool unread_input_ = false;  // client bytes were left unparsed: closing must linger
 };
 

@@ -113,9 +113,8 @@ void Connection::log_access(const ParseEvent& event, const Reply& reply) {
   if (const std::string_view referer = parser_.captured(Field::referer); !referer.empty())
     record.referer = referer;
   sockaddr_storage peer{};
-  int length = sizeof(peer);
-  if (handle_.handle.type == UV_TCP &&
-      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+  socklen_t length = sizeof(peer);
+  if (!unix_socket_ && ::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
     record.client = client_address_of(reinterpret_cast<const sockaddr*>(&peer));
   } else {
     record.client.family = AF_UNIX;

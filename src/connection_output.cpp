@@ -39,7 +39,7 @@ void Connection::flush() {
     return;
   }
   assert(!output_pending());  // behind pending output, responses skip the batch
-  const ssize_t written = loop_.batch.try_write(stream());
+  const ssize_t written = loop_.batch.try_write(fd_);
   observe_write(written);
   if (written < 0) {
     loop_.batch.clear();
@@ -54,7 +54,7 @@ void Connection::flush() {
 }
 
 void Connection::write_pending() {
-  if (!output_pending()) return;
+  if (!output_pending() || !attach()) return;
   const int status = pending_->output.start_write(stream(), ConnectionCallbacks::on_write, this);
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
@@ -81,6 +81,7 @@ void Connection::on_write_done(int status) {
 // nginx's lingering close, shut our side down, read and discard until the
 // client closes, and give up after a short while.
 void Connection::begin_linger() {
+  if (!attach()) return;
   Pending& state = pending();
   state.held_input.clear();
   state.shutdown_request.data = this;
@@ -111,6 +112,10 @@ void Connection::resume_input() {
 }
 
 bool Connection::start_reading() {
+  if (!attached_) {
+    reading_ = true;  // attach() starts it
+    return true;
+  }
   const int status =
       uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
   reading_ = status == 0;
@@ -123,6 +128,10 @@ bool Connection::start_reading() {
 
 void Connection::stop_reading() {
   if (!reading_) return;
+  if (!attached_) {
+    reading_ = false;
+    return;
+  }
   // uv_read_stop cannot fail on a stream (it only clears the read callback).
   static_cast<void>(uv_read_stop(stream()));
   reading_ = false;

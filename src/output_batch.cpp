@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "output_batch.hpp"
 
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
 #include <string_view>
 
 namespace hellod {
@@ -27,9 +31,20 @@ void OutputBatch::add(const ResponseBytes& bytes) {
   bytes_ += bytes.size();
 }
 
-ssize_t OutputBatch::try_write(uv_stream_t* stream) {
-  const int written = uv_try_write(stream, bufs_.data(), static_cast<unsigned>(bufs_.size()));
-  return written == UV_EAGAIN ? 0 : written;
+// uv_buf_t is laid out as struct iovec on Unix (libuv documents it), so the
+// batch goes to writev(2) as it is.
+static_assert(sizeof(uv_buf_t) == sizeof(iovec) &&
+              offsetof(uv_buf_t, base) == offsetof(iovec, iov_base) &&
+              offsetof(uv_buf_t, len) == offsetof(iovec, iov_len));
+
+ssize_t OutputBatch::try_write(int fd) {
+  ssize_t written = 0;
+  do {
+    written =
+        ::writev(fd, reinterpret_cast<const iovec*>(bufs_.data()), static_cast<int>(bufs_.size()));
+  } while (written < 0 && errno == EINTR);
+  if (written >= 0) return written;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;  // libuv's codes are -errno on Unix
 }
 
 void OutputBatch::move_unsent(std::size_t written, OutputQueue& unsent) const {

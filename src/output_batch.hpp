@@ -27,9 +27,10 @@ class OutputBatch {
   [[nodiscard]] bool full() const { return bufs_.size() >= kMaxBuffers; }
   [[nodiscard]] bool empty() const { return bufs_.empty(); }
 
-  // One uv_try_write of everything gathered: the bytes written (0 when the
-  // socket is full), or a libuv error status.
-  [[nodiscard]] ssize_t try_write(uv_stream_t* stream);
+  // One writev(2) of everything gathered on the socket fd, which has no
+  // output queued elsewhere: the bytes written (0 when the socket is full),
+  // or a libuv error status.
+  [[nodiscard]] ssize_t try_write(int fd);
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
   // After a partial write: what the socket did not take goes to `unsent`
   // (heads copied, bodies referenced).

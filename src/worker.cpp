@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <new>
 
+#include "listener.hpp"
 #include "log.hpp"
 #include "monotonic.hpp"
 
@@ -18,33 +21,16 @@ namespace {
 // One read takes at most this much; see LoopContext::read_buffer.
 constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 constexpr std::uint64_t kEmfileLogIntervalMs = 1000;
+// Clients taken per wakeup of a listener before the loop turns again.
+constexpr unsigned kAcceptBurst = 64;
+// After accept(2) ran out of descriptors or memory: nginx waits 500 ms.
+constexpr std::uint64_t kAcceptRetryMs = 100;
 
 void expire_connection(DeadlineEntry& entry) {
   static_cast<Connection&>(entry).on_deadline();
 }
 
 }  // namespace
-
-// A listening socket watched by one worker's loop.
-class Listener {
- public:
-  Listener(Worker& owner, std::string listener_name, bool is_unix)
-      : worker(owner), name(std::move(listener_name)), unix_socket(is_unix) {}
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-  ~Listener() = default;
-
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle{};
-  Worker& worker;
-  std::string name;
-  bool unix_socket;
-  bool closing = false;
-};
 
 struct WorkerCallbacks {
   static Worker& of(uv_handle_t* handle) { return *static_cast<Worker*>(handle->data); }
@@ -68,14 +54,14 @@ struct WorkerCallbacks {
     of(reinterpret_cast<uv_handle_t*>(timer)).on_date_timer();
   }
 
-  static void on_connection(uv_stream_t* server, int status) {
-    auto* listener = static_cast<Listener*>(server->data);
-    guarded("accepting a connection", [&] { listener->worker.on_connection(*listener, status); });
-    assert(listener->worker.context_.batch.empty());
+  static void on_clients(Listener& listener) {
+    Worker& worker = listener.worker();
+    guarded("accepting a connection", [&] { worker.accept_from(listener); });
+    assert(worker.context_.batch.empty());
   }
-
-  static void on_listener_closed(uv_handle_t* handle) {
-    delete static_cast<Listener*>(handle->data);
+  static void on_accept_retry(uv_timer_t* timer) {
+    Worker& worker = of(reinterpret_cast<uv_handle_t*>(timer));
+    guarded("accepting a connection", [&] { worker.accept_waiting(); });
   }
 };
 
@@ -126,7 +112,8 @@ Status Worker::init_loop() {
   if (status == 0)
     status = context_.deadlines.init(&loop_, expire_connection, context_.snapshot->config.timeouts);
   if (status == 0) status = uv_timer_init(&loop_, &date_timer_);
-  wakeup_.data = date_timer_.data = this;
+  if (status == 0) status = uv_timer_init(&loop_, &accept_retry_);
+  wakeup_.data = date_timer_.data = accept_retry_.data = this;
   // Aligned to the wall clock's second so the Date header turns over when
   // the second does.
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -150,33 +137,20 @@ void Worker::join() {
 }
 
 Status Worker::add_listener(ListenSocket socket) {
-  auto listener = std::make_unique<Listener>(*this, socket.name, socket.unix_socket);
-  const int init = socket.unix_socket ? uv_pipe_init(&loop_, &listener->handle.pipe, 0)
-                                      : uv_tcp_init(&loop_, &listener->handle.tcp);
-  if (init < 0) return Error{fmt::format("{}: {}", socket.name, uv_strerror(init))};
-  listener->handle.handle.data = listener.get();
-  Listener* raw = listener.release();  // from here on, freed by its close callback
-  const int fd = socket.fd.get();
-  int status =
-      socket.unix_socket ? uv_pipe_open(&raw->handle.pipe, fd) : uv_tcp_open(&raw->handle.tcp, fd);
-  if (status == 0) static_cast<void>(socket.fd.release());  // the handle closes it now
-  if (status == 0) {
-    status = uv_listen(&raw->handle.stream, kListenBacklog, WorkerCallbacks::on_connection);
-  }
-  listeners_.push_back(raw);
+  auto* listener = new Listener(*this, socket.name, socket.unix_socket, std::move(socket.fd));
+  listeners_.push_back(listener);
+  const int status = listener->start(&loop_, WorkerCallbacks::on_clients);
   if (status < 0) {
-    close_listener(raw);
+    close_listener(listener);
     return Error{fmt::format("cannot listen on {}: {}", socket.name, uv_strerror(status)), -status};
   }
   return Done{};
 }
 
 void Worker::close_listener(Listener* listener) {
-  if (listener->closing) return;
-  listener->closing = true;
+  if (listener->closing()) return;
   std::erase(listeners_, listener);
-  std::erase(waiting_listeners_, listener);
-  uv_close(&listener->handle.handle, WorkerCallbacks::on_listener_closed);
+  listener->close();  // frees it, now or from its close callback
 }
 
 bool Worker::post(std::function<void(Worker&)> task) {
@@ -270,7 +244,7 @@ void Worker::attach_observers() {
 void Worker::remove_listeners(const std::vector<std::string>& names) {
   const std::vector<Listener*> current = listeners_;
   for (Listener* listener : current) {
-    if (std::find(names.begin(), names.end(), listener->name) != names.end())
+    if (std::find(names.begin(), names.end(), listener->name()) != names.end())
       close_listener(listener);
   }
 }
@@ -305,7 +279,8 @@ void Worker::close_all_handles() {
   const std::vector<Listener*> current = listeners_;
   for (Listener* listener : current) close_listener(listener);
   for (uv_handle_t* handle :
-       {reinterpret_cast<uv_handle_t*>(&wakeup_), reinterpret_cast<uv_handle_t*>(&date_timer_)}) {
+       {reinterpret_cast<uv_handle_t*>(&wakeup_), reinterpret_cast<uv_handle_t*>(&date_timer_),
+        reinterpret_cast<uv_handle_t*>(&accept_retry_)}) {
     // A handle whose init failed (or never ran) has no loop: nothing to close.
     if (handle->loop == &loop_ && !uv_is_closing(handle)) uv_close(handle, nullptr);
   }
@@ -322,53 +297,59 @@ bool Worker::at_capacity() const {
   return context_.counters.open.load(std::memory_order_relaxed) >= share;
 }
 
-void Worker::on_connection(Listener& listener, int status) {
-  if (status < 0) {
-    // libuv already shed the pending client (its EMFILE reserve-fd trick), so
-    // this cannot spin; say so at most once a second.
-    const std::uint64_t now = uv_now(&loop_);
-    if (now - last_emfile_log_ms_ >= kEmfileLogIntervalMs) {
-      last_emfile_log_ms_ = now;
-      spdlog::warn("accepting on {} failed: {}", listener.name, uv_strerror(status));
+// Takes the listener's waiting clients, up to a burst so the loop's other
+// connections get their turn; the poll is level-triggered, so the rest wake
+// it again. At capacity the listener pauses: clients wait in the backlog.
+void Worker::accept_from(Listener& listener) {
+  for (unsigned taken = 0; taken < kAcceptBurst && !listener.closing(); ++taken) {
+    if (at_capacity()) {
+      listener.pause();  // accept_waiting() resumes it when a connection ends
+      return;
     }
-    return;
-  }
-  if (at_capacity()) {
-    // Not accepting makes libuv stop watching this listener; the client
-    // waits in the kernel backlog until accept_waiting() takes it.
-    if (std::find(waiting_listeners_.begin(), waiting_listeners_.end(), &listener) ==
-        waiting_listeners_.end()) {
-      waiting_listeners_.push_back(&listener);
+    const int fd = listener.accept_one();
+    if (fd >= 0) {
+      serve(UniqueFd(fd), listener.unix_socket());
+    } else if (fd != -EINTR && fd != -ECONNABORTED) {
+      if (fd != -EAGAIN && fd != -EWOULDBLOCK) on_accept_failed(listener, -fd);
+      return;
     }
-    return;
   }
-  accept_from(listener);
 }
 
-void Worker::accept_from(Listener& listener) {
-  auto* connection = new Connection(context_);
+// Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the client
+// stays in the backlog, as at capacity: like nginx, hellod stops accepting for
+// a moment instead of spinning on the still-readable listener, and says so
+// at most once a second.
+void Worker::on_accept_failed(Listener& listener, int error) {
+  const std::uint64_t now = uv_now(&loop_);
+  if (now - last_emfile_log_ms_ >= kEmfileLogIntervalMs) {
+    last_emfile_log_ms_ = now;
+    spdlog::warn("accepting on {} failed: {}", listener.name(), std::strerror(error));
+  }
+  listener.pause();
+  // uv_timer_start fails only on a closing timer: the loop is ending anyway.
+  static_cast<void>(
+      uv_timer_start(&accept_retry_, WorkerCallbacks::on_accept_retry, kAcceptRetryMs, 0));
+}
+
+void Worker::serve(UniqueFd client, bool unix_socket) {
+  Connection* connection = pool_.make(context_);
   context_.counters.open.fetch_add(1, std::memory_order_relaxed);
+  bump(context_.counters.accepted);
   // Counted before start(), which may already close it (counting the close).
   context_.metrics->count_accepted();
-  if (!connection->start(&listener.handle.stream, listener.unix_socket)) {
-    delete connection;
-    context_.counters.open.fetch_sub(1, std::memory_order_relaxed);
-    context_.metrics->count_closed(CloseReason::error);
-    return;
-  }
-  bump(context_.counters.accepted);
+  if (connection->start(client.release(), unix_socket)) release(connection);
 }
 
+// Room again (a connection ended, a reload raised max_connections, the
+// retry delay passed): paused listeners watch for their waiting clients.
 void Worker::accept_waiting() {
-  while (!waiting_listeners_.empty() && !at_capacity()) {
-    Listener* listener = waiting_listeners_.back();
-    waiting_listeners_.pop_back();
-    accept_from(*listener);
-  }
+  if (context_.draining || at_capacity()) return;
+  for (Listener* listener : listeners_) listener->resume();
 }
 
 void Worker::release(Connection* connection) {
-  delete connection;
+  pool_.destroy(connection);
   context_.counters.open.fetch_sub(1, std::memory_order_relaxed);
   if (context_.draining) {
     maybe_finish();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "connection_pool.hpp"
 #include "listeners.hpp"
 #include "loop_context.hpp"
 #include "result.hpp"
@@ -63,7 +64,6 @@ class Worker final : public ConnectionOwner {
   [[nodiscard]] std::uint64_t last_heartbeat_ms() const { return heartbeat_ms_.load(); }
   void heartbeat();
 
-  void on_connection(Listener& listener, int status);
   void release(Connection* connection) override;
 
  private:
@@ -77,6 +77,8 @@ class Worker final : public ConnectionOwner {
   Status add_listener(ListenSocket socket);
   void close_listener(Listener* listener);
   void accept_from(Listener& listener);
+  void on_accept_failed(Listener& listener, int error);
+  void serve(UniqueFd client, bool unix_socket);
   void accept_waiting();
   void close_all_handles();
   void maybe_finish();
@@ -85,15 +87,16 @@ class Worker final : public ConnectionOwner {
   unsigned index_;
   unsigned worker_count_;
   uv_loop_t loop_{};
+  ConnectionPool pool_;  // the memory of ended connections, for the next ones
   LoopContext context_;
   AccessLogQueue* access_log_queue_ = nullptr;  // owned by the supervisor's AccessLogger
   // Counters when the snapshot brings none (a worker outside the supervisor).
   std::unique_ptr<WorkerMetrics> own_metrics_;
   uv_async_t wakeup_{};
   uv_timer_t date_timer_{};
+  uv_timer_t accept_retry_{};  // resumes listeners paused by a failed accept(2)
   bool finished_ = false;
   std::vector<Listener*> listeners_;
-  std::vector<Listener*> waiting_listeners_;  // at capacity: a client waits to be accepted
   std::mutex posted_mutex_;
   std::vector<std::function<void(Worker&)>> posted_;
   bool accepting_posts_ = false;  // guarded by posted_mutex_

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -85,6 +88,11 @@ class Client {
 
   [[nodiscard]] bool connected() const { return connected_; }
   [[nodiscard]] int connect_errno() const { return connect_errno_; }
+  // Whether the server sent anything (or closed) within `wait`.
+  [[nodiscard]] bool hears_within(std::chrono::milliseconds wait) const {
+    pollfd entry{fd_, POLLIN, 0};
+    return ::poll(&entry, 1, static_cast<int>(wait.count())) > 0;
+  }
 
   bool send(std::string_view data) {
     while (!data.empty()) {
@@ -421,6 +429,65 @@ TEST_F(WorkerTest, ForceCloseClosesBusyConnectionsAndFinishes) {
   ASSERT_TRUE(all);
   EXPECT_EQ(*all, "");
   ASSERT_TRUE(wait_finished());
+}
+
+// Takes every descriptor the process has left under a lowered soft limit,
+// and gives them back (and the limit) when it goes.
+class DescriptorHog {
+ public:
+  explicit DescriptorHog(rlim_t soft_limit) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft_limit;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+    for (int fd = 0; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fds_.push_back(fd);
+  }
+  DescriptorHog(const DescriptorHog&) = delete;
+  DescriptorHog& operator=(const DescriptorHog&) = delete;
+  ~DescriptorHog() {
+    give_back(fds_.size());
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  void give_back(std::size_t count) {
+    for (; count > 0 && !fds_.empty(); --count) {
+      ::close(fds_.back());
+      fds_.pop_back();
+    }
+  }
+  [[nodiscard]] std::size_t held() const { return fds_.size(); }
+
+ private:
+  rlimit saved_{};
+  std::vector<int> fds_;
+};
+
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Out of descriptors, accept(2) fails with EMFILE while the listener stays
+// readable: the client must neither be dropped (libuv's own answer closes it)
+// nor make the loop spin, and it is served once descriptors are free again.
+TEST_F(WorkerTest, ClientWaitsWhileDescriptorsRunOutAndIsServedAfter) {
+  start(test_config("x\n"));
+  std::optional<Client> client;
+  {
+    DescriptorHog hog(256);
+    ASSERT_GT(hog.held(), 0U);
+    hog.give_back(1);  // for the client's own socket: the worker gets none
+    client.emplace(port_);
+    ASSERT_TRUE(client->connected());
+    ASSERT_TRUE(client->send(kGet));
+    const double cpu_before = cpu_seconds();
+    EXPECT_FALSE(client->hears_within(500ms)) << "the client was dropped, not kept waiting";
+    EXPECT_LT(cpu_seconds() - cpu_before, 0.25) << "the worker spun on the readable listener";
+  }
+  const auto response = client->read_response();
+  ASSERT_TRUE(response) << "not served once descriptors were free";
+  EXPECT_EQ(text_of(response), expected(config_, ConnectionHeader::none));
 }
 
 }  // namespace
