@@ -46,7 +46,8 @@ from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = ("keepalive", "pipelined", "close")
 VARIANT_SCENARIOS = ("keepalive", "pipelined")
-MEDIAN_FIELDS = ("rps", "rps_per_cpu", "p50_ms", "p99_ms", "written_per_request")
+MEDIAN_FIELDS = ("rps", "rps_per_cpu", "user_us_per_request", "system_us_per_request", "p50_ms",
+                 "p99_ms", "written_per_request")
 
 
 class Bench:
@@ -133,11 +134,13 @@ class Bench:
             cmd += ["--", str(self.args.depth)]
         if client_cpus:
             cmd = ["taskset", "-c", ",".join(map(str, client_cpus))] + cmd
-        cpu_before = servers.cpu_seconds(server.all_pids())
+        user_before, system_before = servers.cpu_times(server.all_pids())
         written_before = servers.written_bytes(server.all_pids())
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30,
                              check=True).stdout
-        cpu = servers.cpu_seconds(server.all_pids()) - cpu_before
+        user_after, system_after = servers.cpu_times(server.all_pids())
+        user, system = user_after - user_before, system_after - system_before
+        cpu = user + system
         written = servers.written_bytes(server.all_pids()) - written_before
         server.check_alive()
         line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
@@ -151,6 +154,12 @@ class Bench:
                 "requests": result["requests"], "seconds": seconds,
                 "rps": result["requests"] / seconds, "cpu_seconds": cpu,
                 "rps_per_cpu": result["requests"] / cpu if cpu > 0 else None,
+                # Where the CPU goes: the server's own code (user) and the
+                # kernel's work for it (system), per request, in µs.
+                "user_us_per_request": (user * 1e6 / result["requests"]
+                                        if result["requests"] else None),
+                "system_us_per_request": (system * 1e6 / result["requests"]
+                                          if result["requests"] else None),
                 "p50_ms": result["latency_us"]["p50"] / 1000,
                 "p99_ms": result["latency_us"]["p99"] / 1000,
                 # Responses and anything else written (an access log): wchar.

@@ -20,6 +20,11 @@ ROWS = [
      [(">=", 1.0, "nginx"), (">=", 1.0, "h2o")]),  # 13
     ("close.rps_per_cpu", "connection-per-request req per CPU-s", "req/cpu-s",
      [(">=", 1.15, "nginx"), (">=", 1.1, "h2o")]),  # 13
+    ("keepalive.user_us_per_request", "keep-alive server user CPU per req", "µs", []),
+    ("keepalive.system_us_per_request", "keep-alive server system CPU per req", "µs", []),
+    ("close.user_us_per_request", "connection-per-request server user CPU per req", "µs", []),
+    ("close.system_us_per_request", "connection-per-request server system CPU per req", "µs",
+     []),
     ("keepalive.p50_ms", "keep-alive p50 latency", "ms", []),
     ("keepalive.p99_ms", "keep-alive p99 latency", "ms", [("<=", 1.0, "nginx")]),  # 5
     ("memory.kib_per_connection", "RSS growth per idle connection", "KiB",

@@ -57,17 +57,18 @@ def accepts(port):
         return False
 
 
-def cpu_seconds(pids):
-    """utime + stime of the given processes (all their threads), in seconds."""
-    total = 0
+def cpu_times(pids):
+    """(utime, stime) of the given processes (all their threads), in seconds."""
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
-    return total / CLOCK_TICKS
+        user += int(fields[11])  # utime: field 14
+        system += int(fields[12])  # stime: field 15
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 def written_bytes(pids):

@@ -55,7 +55,7 @@ sanitized_suite build/tsan thread "-L unit" "-R ^integration\.(${multiworker})$"
 # target replays its corpus, then fuzzes for HELLOD_FUZZ_SECONDS (60 s).
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DHELLOD_FUZZ=ON -DBUILD_TESTING=OFF -DHELLOD_WERROR=ON
 cmake --build build/fuzz -j"$(nproc)"
-ctest --test-dir build/fuzz/tests/fuzz --output-on-failure -L fuzz
+ctest --test-dir build/fuzz/tests/fuzz --output-on-failure -L fuzz -j"$(nproc)"
 
 # e2e: the .deb installed and driven in a booted Debian 12 (systemd-nspawn);
 # needs root (skipped otherwise) and caches its root filesystem in build/test/e2e.
