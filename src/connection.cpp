@@ -90,6 +90,7 @@ bool Connection::attach() {
   }
   return true;
 }
+
 void Connection::close(CloseReason reason) {
   if (phase_ == Phase::closed) return;
   // Once the last response is queued the connection ends for that reason,

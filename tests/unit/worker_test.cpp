@@ -472,6 +472,12 @@ double cpu_seconds() {
 // readable: the client must neither be dropped (libuv's own answer closes it)
 // nor make the loop spin, and it is served once descriptors are free again.
 TEST_F(WorkerTest, ClientWaitsWhileDescriptorsRunOutAndIsServedAfter) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes need descriptors of their own (UBSan's vptr check
+  // probes memory through a pipe) and report nonsense without them; the
+  // plain build runs this test.
+  GTEST_SKIP() << "needs a process whose runtime opens no descriptors";
+#endif
   start(test_config("x\n"));
   std::optional<Client> client;
   {
