@@ -2,6 +2,7 @@
 #include "access_log.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 
@@ -81,7 +82,8 @@ void append_http_version(std::string& out, const AccessRecord& record) {
     out += '-';
     return;
   }
-  fmt::format_to(std::back_inserter(out), "HTTP/{}.{}", record.http_major, record.http_minor);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("HTTP/{}.{}"), record.http_major,
+                 record.http_minor);
 }
 
 std::string http_version(const AccessRecord& record) {
@@ -100,7 +102,7 @@ std::optional<std::string> address_text(const ClientAddress& client) {
 }
 
 void append_duration_seconds(std::string& out, std::uint64_t duration_ns) {
-  fmt::format_to(std::back_inserter(out), "{}.{:06}", duration_ns / kNsPerSecond,
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}.{:06}"), duration_ns / kNsPerSecond,
                  (duration_ns % kNsPerSecond) / kNsPerMicrosecond);
 }
 
@@ -192,7 +194,7 @@ void append_rfc3339(std::string& out, std::int64_t time_ns) {
   const std::time_t seconds = time_ns / kNsPerSecond;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z"),
                  utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                  utc.tm_sec, (time_ns % kNsPerSecond) / 1000);
 }
@@ -203,7 +205,7 @@ void append_text_line(std::string& out, const AccessRecord& record, bool with_ti
     out += ' ';
   }
   if (const auto address = address_text(record.client)) {
-    fmt::format_to(std::back_inserter(out), "{} {}", *address, record.client.port);
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("{} {}"), *address, record.client.port);
   } else {
     out += "unix -";
   }
@@ -213,7 +215,8 @@ void append_text_line(std::string& out, const AccessRecord& record, bool with_ti
   append_text_or_dash(out, record.target);
   out += ' ';
   append_http_version(out, record);
-  fmt::format_to(std::back_inserter(out), "\" {} {} ", record.status, record.bytes_sent);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("\" {} {} "), record.status,
+                 record.bytes_sent);
   append_duration_seconds(out, record.duration_ns);
   out += ' ';
   append_text_or_dash(out, record.route);
@@ -240,8 +243,8 @@ void append_json_line(std::string& out, const AccessRecord& record) {
   out += ",\"http_version\":";
   append_json_string(out, http_version(record));
   fmt::format_to(std::back_inserter(out),
-                 ",\"status\":{},\"bytes_sent\":{},\"duration_seconds\":", record.status,
-                 record.bytes_sent);
+                 FMT_COMPILE(",\"status\":{},\"bytes_sent\":{},\"duration_seconds\":"),
+                 record.status, record.bytes_sent);
   append_duration_seconds(out, record.duration_ns);
   out += ",\"route\":";
   append_json_string(out, record.route);
@@ -273,13 +276,13 @@ std::vector<std::string> journal_fields(const AccessRecord& record) {
       "HTTP_METHOD=" + escaped(record.method),
       "HTTP_TARGET=" + escaped(record.target),
       "HTTP_VERSION=" + http_version(record),
-      fmt::format("HTTP_STATUS={}", record.status),
+      fmt::format(FMT_COMPILE("HTTP_STATUS={}"), record.status),
       "HTTP_ROUTE=" + escaped(record.route),
-      fmt::format("BYTES_SENT={}", record.bytes_sent),
-      fmt::format("DURATION_USEC={}", record.duration_ns / kNsPerMicrosecond)};
+      fmt::format(FMT_COMPILE("BYTES_SENT={}"), record.bytes_sent),
+      fmt::format(FMT_COMPILE("DURATION_USEC={}"), record.duration_ns / kNsPerMicrosecond)};
   const auto address = address_text(record.client);
   fields.push_back("CLIENT_ADDRESS=" + address.value_or("unix"));
-  if (address) fields.push_back(fmt::format("CLIENT_PORT={}", record.client.port));
+  if (address) fields.push_back(fmt::format(FMT_COMPILE("CLIENT_PORT={}"), record.client.port));
   if (record.user_agent) fields.push_back("HTTP_USER_AGENT=" + escaped(*record.user_agent));
   if (record.referer) fields.push_back("HTTP_REFERER=" + escaped(*record.referer));
   return fields;
