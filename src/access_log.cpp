@@ -94,7 +94,12 @@ std::string http_version(const AccessRecord& record) {
 
 // The numeric address, or nothing for a unix-socket client.
 std::optional<std::string> address_text(const ClientAddress& client) {
-  if (client.family != AF_INET && client.family != AF_INET6) return std::nullopt;
+  if (client.family == AF_INET) {
+    // inet_ntop formats IPv4 with sprintf: about a thousand instructions a line.
+    const auto& bytes = client.bytes;
+    return fmt::format(FMT_COMPILE("{}.{}.{}.{}"), bytes[0], bytes[1], bytes[2], bytes[3]);
+  }
+  if (client.family != AF_INET6) return std::nullopt;
   std::array<char, INET6_ADDRSTRLEN> text{};
   if (inet_ntop(client.family, client.bytes.data(), text.data(), text.size()) == nullptr)
     return std::nullopt;
