@@ -49,10 +49,11 @@ bool Connection::start(int fd, bool unix_socket) {
 }
 
 // A client usually sends its request right after connecting, so by the time
-// hellod accepts, the bytes are there: read them on the bare descriptor.
+// hellod accepts, the bytes are there: read them on the bare descriptor
+// (recv(2): a socket call, without read(2)'s VFS layer).
 void Connection::read_at_once() {
   const uv_buf_t buf = loop_.read_buf();
-  const ssize_t nread = ::read(fd_, buf.base, buf.len);
+  const ssize_t nread = ::recv(fd_, buf.base, buf.len, 0);
   if (nread > 0) {
     on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
   } else if (nread == 0) {

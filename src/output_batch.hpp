@@ -27,7 +27,7 @@ class OutputBatch {
   [[nodiscard]] bool full() const { return bufs_.size() >= kMaxBuffers; }
   [[nodiscard]] bool empty() const { return bufs_.empty(); }
 
-  // One writev(2) of everything gathered on the socket fd, which has no
+  // One sendmsg(2) of everything gathered on the socket fd, which has no
   // output queued elsewhere: the bytes written (0 when the socket is full),
   // or a libuv error status.
   [[nodiscard]] ssize_t try_write(int fd);
