@@ -80,7 +80,10 @@ Timeouts read_timeouts(const Field& field) {
   read_map(field, {{"header", [&](const Field& v) { t.header = read_duration(v); }},
                    {"keepalive", [&](const Field& v) { t.keepalive = read_duration(v); }},
                    {"send", [&](const Field& v) { t.send = read_duration(v); }},
-                   {"shutdown", [&](const Field& v) { t.shutdown = read_duration(v); }}});
+                   {"shutdown", [&](const Field& v) { t.shutdown = read_duration(v); }},
+                   {"defer_accept", [&](const Field& v) {
+                      t.defer_accept = read_duration(v, /*allow_zero=*/true);
+                    }}});
   return t;
 }
 

@@ -72,6 +72,12 @@ struct Timeouts {
   std::chrono::milliseconds keepalive{60'000};
   std::chrono::milliseconds send{30'000};
   std::chrono::milliseconds shutdown{30'000};
+  // TCP_DEFER_ACCEPT: how long the kernel keeps a client that has connected
+  // but sent nothing before handing it to hellod (0: at once). As in h2o
+  // (nginx's `listen ... deferred`, HAProxy's `defer-accept`), a client is
+  // accepted with its request already there, so most connections are
+  // answered without ever waiting in epoll.
+  std::chrono::milliseconds defer_accept{1'000};
   bool operator==(const Timeouts&) const = default;
 };
 

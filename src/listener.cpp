@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "listeners.hpp"
@@ -47,6 +51,15 @@ void Listener::close() {
     return;
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_closed);
+}
+
+void Listener::defer_accept(std::chrono::milliseconds wait) const {
+  if (unix_socket_) return;
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+  const int value = static_cast<int>(seconds);
+  // Only a socket that is not TCP refuses it; hellod then accepts at once.
+  if (::setsockopt(fd_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &value, sizeof value) < 0)
+    spdlog::debug("{}: TCP_DEFER_ACCEPT: {}", name_, std::strerror(errno));
 }
 
 int Listener::accept_one() const {

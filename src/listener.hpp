@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <string>
 
 #include "unique_fd.hpp"
@@ -30,6 +31,9 @@ class Listener {
   // listen(2) (again: only the backlog changes for an inherited socket) and
   // watch for clients; a libuv status.
   [[nodiscard]] int start(uv_loop_t* loop, OnReadable on_readable);
+  // TCP_DEFER_ACCEPT (Timeouts::defer_accept), rounded up to whole seconds;
+  // nothing for a unix socket.
+  void defer_accept(std::chrono::milliseconds wait) const;
   // Stop and start watching, e.g. at capacity: clients wait in the backlog.
   void pause();
   void resume();

@@ -139,6 +139,7 @@ void Worker::join() {
 Status Worker::add_listener(ListenSocket socket) {
   auto* listener = new Listener(*this, socket.name, socket.unix_socket, std::move(socket.fd));
   listeners_.push_back(listener);
+  listener->defer_accept(context_.snapshot->config.timeouts.defer_accept);
   const int status = listener->start(&loop_, WorkerCallbacks::on_clients);
   if (status < 0) {
     close_listener(listener);
@@ -213,6 +214,8 @@ void Worker::use_snapshot(std::shared_ptr<const Snapshot> snapshot) {
   context_.responses = std::move(responses);
   attach_observers();
   context_.deadlines.set_timeouts(context_.snapshot->config.timeouts);
+  for (Listener* listener : listeners_)
+    listener->defer_accept(context_.snapshot->config.timeouts.defer_accept);
   // A raised max_connections takes the clients waiting in the backlog now.
   if (!context_.draining) accept_waiting();
 }

@@ -84,6 +84,7 @@ TEST(ConfigDefaults, DefaultValues) {
   EXPECT_EQ(c.timeouts.keepalive, milliseconds{60'000});
   EXPECT_EQ(c.timeouts.send, milliseconds{30'000});
   EXPECT_EQ(c.timeouts.shutdown, milliseconds{30'000});
+  EXPECT_EQ(c.timeouts.defer_accept, milliseconds{1'000});
   EXPECT_EQ(c.limits.max_connections, 10'000U);
   EXPECT_EQ(c.limits.max_header_bytes, 8192U);
   EXPECT_EQ(c.limits.max_body_bytes, 1'048'576U);
@@ -245,6 +246,11 @@ TEST(ConfigDurations, PlainSeconds) {
   EXPECT_EQ(parse_ok("timeouts: {header: 7}").timeouts.header, milliseconds{7000});
   EXPECT_EQ(parse_ok("timeouts: {header: 1.5}").timeouts.header, milliseconds{1500});
   EXPECT_EQ(parse_ok("timeouts: {header: 0.001}").timeouts.header, milliseconds{1});
+}
+
+TEST(ConfigTimeouts, DeferAcceptTakesZeroForAcceptingAtOnce) {
+  EXPECT_EQ(parse_ok("timeouts: {defer_accept: 0s}\n").timeouts.defer_accept, milliseconds{0});
+  EXPECT_EQ(parse_ok("timeouts: {defer_accept: 5s}\n").timeouts.defer_accept, milliseconds{5'000});
 }
 
 TEST(ConfigDurations, DecimalsWithUnits) {

@@ -362,7 +362,9 @@ TEST_F(WorkerTest, SilentClientIsClosedAfterHeaderTimeout) {
 }
 
 TEST_F(WorkerTest, DrainClosesIdleConnectionsAndFinishes) {
-  start(test_config("x\n"));
+  Config config = test_config("x\n");
+  config.timeouts.defer_accept = 0ms;  // the silent client below is accepted at once
+  start(config);
   Client idle(port_);
   ASSERT_TRUE(idle.send(kGet));
   ASSERT_TRUE(idle.read_response());
@@ -429,6 +431,32 @@ TEST_F(WorkerTest, ForceCloseClosesBusyConnectionsAndFinishes) {
   ASSERT_TRUE(all);
   EXPECT_EQ(*all, "");
   ASSERT_TRUE(wait_finished());
+}
+
+// timeouts.defer_accept: the kernel completes the handshake but hands a
+// silent client to hellod only once it sends (or the wait is over), so a
+// connection that sends nothing costs no accept, and one that does is
+// accepted with its request there to read.
+TEST_F(WorkerTest, DeferredAcceptTakesAClientOnlyOnceItSends) {
+  Config config = test_config("x\n");
+  config.timeouts.defer_accept = 10s;
+  start(config);
+  Client client(port_);
+  ASSERT_TRUE(client.connected());
+  for (int turn = 0; turn < 20; ++turn) ASSERT_TRUE(run_on_worker([](Worker&) {}));
+  EXPECT_EQ(worker_->counters().accepted.load(), 0U) << "accepted before it sent anything";
+  ASSERT_TRUE(client.send(kGet));
+  EXPECT_EQ(text_of(client.read_response()), expected(config_, ConnectionHeader::none));
+  EXPECT_EQ(worker_->counters().accepted.load(), 1U);
+}
+
+TEST_F(WorkerTest, WithoutDeferredAcceptASilentClientIsAcceptedAtOnce) {
+  Config config = test_config("x\n");
+  config.timeouts.defer_accept = 0ms;
+  start(config);
+  Client client(port_);
+  ASSERT_TRUE(client.connected());
+  EXPECT_TRUE(settle(1));
 }
 
 // Takes every descriptor the process has left under a lowered soft limit,
