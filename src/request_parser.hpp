@@ -79,6 +79,8 @@ class RequestParser {
   // was absent or not collected). Valid until this or any other parser on
   // the same thread is fed again.
   [[nodiscard]] std::string_view method() const;
+  // The method as llhttp numbers it (llhttp_method_t), for comparing.
+  [[nodiscard]] unsigned method_number() const { return parser_.method; }
   [[nodiscard]] std::string_view captured(Field field) const;
   [[nodiscard]] bool http10() const { return parser_.http_minor == 0; }
 
