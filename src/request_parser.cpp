@@ -144,14 +144,6 @@ char RequestParser::byte_before(std::size_t offset) const {
   return offset > 0 ? feed_start()[offset - 1] : prev_last_byte_;
 }
 
-bool RequestParser::follows_line_break(const char* at) const {
-  const char* start = feed_start();
-  const char* p = at;
-  while (p > start && (p[-1] == ' ' || p[-1] == '\t')) --p;
-  if (p > start) return p[-1] == '\n';
-  return prev_feed_ends_line_;
-}
-
 void RequestParser::remember_tail(std::string_view consumed) {
   if (consumed.empty()) return;
   prev_last_byte_ = consumed.back();
@@ -176,6 +168,7 @@ void RequestParser::begin_message() {
   bad_expectation_ = false;
   field_ = Name::other;
   value_of_ = Name::other;
+  name_open_ = false;
   name_.reset();
   clear_captures(spill_);
 }

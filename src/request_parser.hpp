@@ -134,6 +134,7 @@ class RequestParser {
   bool bad_expectation_ = false;
   bool continue_due_ = false;
   bool in_message_ = false;
+  bool name_open_ = false;  // a field name has begun and no value piece followed yet
   bool in_target_ = false;
   bool headers_done_ = false;
   bool body_seen_ = false;

@@ -471,6 +471,23 @@ TEST(RequestParserTest, EmptyValuesAreAccepted) {
   expect_events(kBlank, {request(kBlank.size(), kKeep)});
 }
 
+// A name is complete at its first value piece (llhttp reports an empty one
+// for an empty value), not at a callback of its own: a field with an empty
+// or blank value must still end before the next name begins, or "X:" and
+// "Host" would read as one name and a second Host would slip through.
+TEST(RequestParserTest, EmptyValuesEndTheirNameBeforeTheNext) {
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nX:\r\nHost: b\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nHost:\r\nHost:\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nX: \r\nHost: a\r\nY:\r\nhost: b\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nX:\r\nY:\r\n\r\n", 400);  // no Host at all
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n", 417);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400);
+  constexpr std::string_view kEmptyHost = "GET / HTTP/1.1\r\nX:\r\nHost:\r\nY:\r\n\r\n";
+  expect_events(kEmptyHost, {request(kEmptyHost.size(), kKeep)});
+}
+
 TEST(RequestParserTest, WhitespaceInsideFieldNameIs400) {
   expect_error("GET / HTTP/1.1\r\nHost: a\r\nX Foo: b\r\n\r\n", 400);
 }
