@@ -83,6 +83,11 @@ class RequestParser {
   [[nodiscard]] unsigned method_number() const { return parser_.method; }
   [[nodiscard]] std::string_view captured(Field field) const;
   [[nodiscard]] bool http10() const { return parser_.http_minor == 0; }
+  // Whether the request just completed lets the connection persist: what
+  // llhttp_should_keep_alive() says, computed here.
+  [[nodiscard]] bool should_keep_alive() const;
+  // llhttp's own answer, for the test that pins the two together.
+  [[nodiscard]] bool llhttp_keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
 
  private:
   friend struct ParserCallbacks;

@@ -98,6 +98,9 @@ FeedResult feed_pieces(const std::vector<std::string_view>& pieces, const Reques
     const std::size_t used = drive_requests(parser, piece, limits, [&](const ParseEvent& event) {
       position += event.consumed;
       Seen seen{event.kind, event.error_status, position, flags_of(event), {}, {}};
+      // The parser's own keep-alive rule must agree with llhttp's.
+      if (event.kind == Kind::request && parser.should_keep_alive() != parser.llhttp_keep_alive())
+        run.problem = "keep-alive differs from llhttp_should_keep_alive()";
       if (capture && event.kind == Kind::request) {
         seen.method = std::string(parser.method());
         seen.target = std::string(parser.captured(Field::target));
