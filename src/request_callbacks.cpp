@@ -198,12 +198,19 @@ RequestParser::Name RequestParser::candidate(char first) const {
   }
 }
 
-// The first piece of a name also ends the previous field's value.
+// The first piece of a name also ends the previous field's value. llhttp
+// reports an empty name (a line starting with ":") as one empty piece: it
+// still opens a field, so its value is not taken for the previous one's.
 void RequestParser::match_field(std::string_view chunk) {
-  if (chunk.empty()) return;
   if (!name_open_) {
     end_value();
     name_open_ = true;
+    name_seen_ = false;
+    field_ = Name::other;
+  }
+  if (chunk.empty()) return;
+  if (!name_seen_) {
+    name_seen_ = true;
     field_ = candidate(chunk[0]);
   }
   // No candidate: the rest of the name is skipped.

@@ -140,6 +140,7 @@ class RequestParser {
   bool continue_due_ = false;
   bool in_message_ = false;
   bool name_open_ = false;  // a field name has begun and no value piece followed yet
+  bool name_seen_ = false;  // ... and a byte of it has arrived
   bool in_target_ = false;
   bool headers_done_ = false;
   bool body_seen_ = false;

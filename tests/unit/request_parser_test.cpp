@@ -487,8 +487,34 @@ TEST(RequestParserTest, EmptyValuesEndTheirNameBeforeTheNext) {
   expect_error(
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n",
       400);
+  // An empty name (llhttp accepts it) opens a field of its own: its value
+  // is not the previous Host's, nor is the next Host hidden behind it.
+  expect_error("GET / HTTP/1.1\r\nHost: x\r\n:=Host: a\r\nHost: b\r\n\r\n", 400);
+  constexpr std::string_view kEmptyName = "GET / HTTP/1.1\r\nHost: x\r\n:=a\r\n\r\n";
+  expect_events(kEmptyName, {request(kEmptyName.size(), kKeep)});
   constexpr std::string_view kEmptyHost = "GET / HTTP/1.1\r\nX:\r\nHost:\r\nY:\r\n\r\n";
   expect_events(kEmptyHost, {request(kEmptyHost.size(), kKeep)});
+}
+
+// Found by the request fuzzer: with the name completed at its first value
+// piece, an empty name's value was appended to the Host before it.
+TEST(RequestParserTest, AnEmptyNameDoesNotExtendTheHostBeforeIt) {
+  const std::string_view input = "GET / HTTP/1.1\r\nHost: x\r\n:=a\r\nUser-Agent: u\r\n\r\n";
+  for (std::size_t cut = 1; cut <= input.size(); ++cut) {
+    RequestParser parser;
+    parser.set_captures(field_bit(Field::host) | field_bit(Field::user_agent));
+    int requests = 0;
+    for (const std::string_view piece : {input.substr(0, cut), input.substr(cut)}) {
+      drive_requests(parser, piece, RequestLimits{}, [&](const ParseEvent& event) {
+        EXPECT_EQ(event.kind, Kind::request) << "cut at " << cut;
+        EXPECT_EQ(parser.captured(Field::host), "x") << "cut at " << cut;
+        EXPECT_EQ(parser.captured(Field::user_agent), "u") << "cut at " << cut;
+        ++requests;
+        return true;
+      });
+    }
+    EXPECT_EQ(requests, 1) << "cut at " << cut;
+  }
 }
 
 TEST(RequestParserTest, WhitespaceInsideFieldNameIs400) {
