@@ -62,20 +62,25 @@ struct ParserCallbacks {
     return HPE_OK;
   }
 
-  static int on_header_field_complete(llhttp_t* parser) {
-    RequestParser& self = parser_of(parser);
-    self.name_complete();
-    return HPE_OK;
-  }
-
   // An obs-fold continuation line (RFC 9112 §5.2) reaches llhttp 8.1 as one
   // more value span that starts right after a line break (and the fold's
   // whitespace), even when the line holds only whitespace. A server may
   // reject it with 400; hellod does, since intermediaries disagree on what it
   // means. (llhttp also reports an empty value as an empty span at the end of
   // its line, which is no fold.)
+  //
+  // llhttp reports at least one value span (empty for an empty value)
+  // between a name and the next name or the end of the header block, so the
+  // first one also completes the name: that saves on_header_field_complete,
+  // a callback per field.
   static int on_header_value(llhttp_t* parser, const char* at, std::size_t length) {
     RequestParser& self = parser_of(parser);
+    if (self.name_open_) {
+      self.name_open_ = false;
+      self.value_of_ = RequestParser::Name::other;
+      if (self.field_ != RequestParser::Name::other)
+        self.name_complete();  // most fields are of no interest
+    }
     if (length > 0 && self.follows_line_break(at)) return reject(self, 400);
     self.on_value(std::string_view(at, length));
     return HPE_OK;
@@ -83,6 +88,7 @@ struct ParserCallbacks {
 
   static int on_headers_complete(llhttp_t* parser) {
     RequestParser& self = parser_of(parser);
+    if (self.name_open_) self.name_complete();
     self.end_value();
     self.headers_done_ = true;
     const int status = self.check_headers();
@@ -132,7 +138,6 @@ struct ParserCallbacks {
     settings.on_url_complete = on_url_complete;
     settings.on_version_complete = on_version_complete;
     settings.on_header_field = on_header_field;
-    settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
     settings.on_chunk_header = on_chunk_header;
@@ -146,6 +151,14 @@ const llhttp_settings_t& parser_settings(bool capture_target) {
   static const llhttp_settings_t kSettings = ParserCallbacks::make_settings(false);
   static const llhttp_settings_t kCaptureSettings = ParserCallbacks::make_settings(true);
   return capture_target ? kCaptureSettings : kSettings;
+}
+
+bool RequestParser::follows_line_break(const char* at) const {
+  const char* start = feed_start();
+  const char* p = at;
+  while (p > start && (p[-1] == ' ' || p[-1] == '\t')) --p;
+  if (p > start) return p[-1] == '\n';
+  return prev_feed_ends_line_;
 }
 
 // The names are told apart by their first letter, so most names fail on
@@ -185,22 +198,28 @@ RequestParser::Name RequestParser::candidate(char first) const {
   }
 }
 
-// The first piece of a name also ends the previous field's value.
+// The first piece of a name also ends the previous field's value. llhttp
+// reports an empty name (a line starting with ":") as one empty piece: it
+// still opens a field, so its value is not taken for the previous one's.
 void RequestParser::match_field(std::string_view chunk) {
-  if (chunk.empty()) return;
-  if (name_.empty() && field_ == Name::other) {
+  if (!name_open_) {
     end_value();
-    field_ = candidate(chunk[0]);
-    if (field_ == Name::other) {
-      name_.feed_name(chunk, {});  // no candidate: the rest of the name is skipped
-      return;
-    }
+    name_open_ = true;
+    name_seen_ = false;
+    field_ = Name::other;
   }
-  name_.feed_name(chunk, name_literal(field_));
+  if (chunk.empty()) return;
+  if (!name_seen_) {
+    name_seen_ = true;
+    field_ = candidate(chunk[0]);
+  }
+  // No candidate: the rest of the name is skipped.
+  if (field_ != Name::other) name_.feed_name(chunk, name_literal(field_));
 }
 
 void RequestParser::name_complete() {
-  value_of_ = name_.matches(name_literal(field_)) ? field_ : Name::other;
+  name_open_ = false;
+  value_of_ = field_ != Name::other && name_.matches(name_literal(field_)) ? field_ : Name::other;
   field_ = Name::other;
   name_.reset();
   value_.reset();

@@ -32,6 +32,18 @@ struct CaptureSpill {
   std::size_t last = kFieldCount;  // the field collected most recently, if any
 };
 
+// What the feed in progress on this thread works with. Kept per thread, not
+// per connection, because it only matters while llhttp runs and until the
+// caller has read the request's fields; every idle connection saves the bytes.
+struct FeedContext {
+  const RequestParser* owner = nullptr;
+  const char* start = nullptr;
+  std::array<CapturedSpan, kFieldCount> fields{};
+  std::size_t last = kFieldCount;  // none yet
+};
+// Constant-initialised, so reaching it costs no TLS wrapper call.
+inline thread_local constinit FeedContext feed_context;
+
 // Both llhttp settings: with and without the target callback.
 const llhttp_settings_t& parser_settings(bool capture_target);
 
@@ -40,7 +52,9 @@ const llhttp_settings_t& parser_settings(bool capture_target);
 void begin_feed(const RequestParser& owner, std::string_view data,
                 std::unique_ptr<CaptureSpill>& spill);
 // Where the current feed's bytes start (for looking back across a line end).
-const char* feed_start();
+inline const char* feed_start() {
+  return feed_context.start;
+}
 
 void clear_captures(std::unique_ptr<CaptureSpill>& spill);
 // A new occurrence of a field replaces the previous one (the last one wins).

@@ -110,12 +110,23 @@ ParseEvent RequestParser::finish_request(std::size_t consumed) {
     return fail(consumed, HPE_CR_EXPECTED);
   }
   ParseEvent event{ParseEvent::Kind::request, consumed};
-  event.upgrade = llhttp_get_upgrade(&parser_) != 0;
-  event.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && !event.upgrade;
-  event.head = llhttp_get_method(&parser_) == HTTP_HEAD;
+  event.upgrade = parser_.upgrade != 0;
+  event.keep_alive = should_keep_alive() && !event.upgrade;
+  event.head = parser_.method == HTTP_HEAD;
   event.http10 = http10();
   end_message();
   return event;
+}
+
+// llhttp_should_keep_alive() for a request, without two calls per request:
+// HTTP/1.1 persists unless "Connection: close", 1.0 only with "keep-alive"
+// (RFC 9112 §9.3); a request never needs EOF to end (llhttp_message_needs_eof
+// is 0 for HTTP_REQUEST). A unit test pins the two together.
+bool RequestParser::should_keep_alive() const {
+  assert(parser_.type == HTTP_REQUEST);
+  if (parser_.http_major > 0 && parser_.http_minor > 0)
+    return (parser_.flags & F_CONNECTION_CLOSE) == 0;
+  return (parser_.flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
 ParseEvent RequestParser::fail(std::size_t consumed, llhttp_errno_t error) {
@@ -144,14 +155,6 @@ char RequestParser::byte_before(std::size_t offset) const {
   return offset > 0 ? feed_start()[offset - 1] : prev_last_byte_;
 }
 
-bool RequestParser::follows_line_break(const char* at) const {
-  const char* start = feed_start();
-  const char* p = at;
-  while (p > start && (p[-1] == ' ' || p[-1] == '\t')) --p;
-  if (p > start) return p[-1] == '\n';
-  return prev_feed_ends_line_;
-}
-
 void RequestParser::remember_tail(std::string_view consumed) {
   if (consumed.empty()) return;
   prev_last_byte_ = consumed.back();
@@ -176,6 +179,7 @@ void RequestParser::begin_message() {
   bad_expectation_ = false;
   field_ = Name::other;
   value_of_ = Name::other;
+  name_open_ = false;
   name_.reset();
   clear_captures(spill_);
 }

@@ -79,8 +79,15 @@ class RequestParser {
   // was absent or not collected). Valid until this or any other parser on
   // the same thread is fed again.
   [[nodiscard]] std::string_view method() const;
+  // The method as llhttp numbers it (llhttp_method_t), for comparing.
+  [[nodiscard]] unsigned method_number() const { return parser_.method; }
   [[nodiscard]] std::string_view captured(Field field) const;
   [[nodiscard]] bool http10() const { return parser_.http_minor == 0; }
+  // Whether the request just completed lets the connection persist: what
+  // llhttp_should_keep_alive() says, computed here.
+  [[nodiscard]] bool should_keep_alive() const;
+  // llhttp's own answer, for the test that pins the two together.
+  [[nodiscard]] bool llhttp_keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
 
  private:
   friend struct ParserCallbacks;
@@ -132,6 +139,8 @@ class RequestParser {
   bool bad_expectation_ = false;
   bool continue_due_ = false;
   bool in_message_ = false;
+  bool name_open_ = false;  // a field name has begun and no value piece followed yet
+  bool name_seen_ = false;  // ... and a byte of it has arrived
   bool in_target_ = false;
   bool headers_done_ = false;
   bool body_seen_ = false;

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "route_table.hpp"
 
+#include <llhttp.h>
+
 #include <algorithm>
+#include <array>
 #include <cassert>
+#include <unordered_map>
 
 namespace hellod {
 namespace {
@@ -15,10 +19,6 @@ bool is_scheme(std::string_view text) {
   });
 }
 
-std::string_view before_query(std::string_view path) {
-  return path.substr(0, path.find_first_of("?#"));
-}
-
 // What follows "scheme://" in an absolute-form target, or nothing.
 std::optional<std::string_view> after_scheme(std::string_view target) {
   const auto scheme_end = target.find("://");
@@ -28,7 +28,113 @@ std::optional<std::string_view> after_scheme(std::string_view target) {
   return target.substr(scheme_end + 3);
 }
 
+// llhttp's method numbers and names (llhttp_method_name() aborts on a
+// number it does not know, so the table comes from its map).
+struct KnownMethod {
+  unsigned number;
+  std::string_view name;
+};
+#define HELLOD_METHOD_ENTRY(number, name, text) KnownMethod{number, #text},
+constexpr std::array kLlhttpMethods{HTTP_ALL_METHOD_MAP(HELLOD_METHOD_ENTRY)};
+#undef HELLOD_METHOD_ENTRY
+constexpr unsigned kMethodBits = 64;
+static_assert(std::all_of(kLlhttpMethods.begin(), kLlhttpMethods.end(),
+                          [](const KnownMethod& m) { return m.number < kMethodBits; }),
+              "every llhttp method has a bit");
+
+std::uint64_t method_bits(const std::vector<std::string>& methods) {
+  std::uint64_t bits = 0;
+  for (const KnownMethod& known : kLlhttpMethods) {
+    if (method_matches(methods, known.name)) bits |= std::uint64_t{1} << known.number;
+  }
+  return bits;
+}
+
+// FNV-1a: a few instructions per byte, and request paths are short. Bit k
+// of its product depends only on bits 0..k of each byte, so the top half is
+// folded into the bottom one, where slots are taken from.
+std::uint64_t path_hash(std::string_view path) noexcept {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const char c : path) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return hash ^ (hash >> 32U);
+}
+
+// "/a/b?x" -> "/a/b": RFC 3986 §3.3, the path ends at "?" or "#". A plain
+// loop: find_first_of() with a two-character set costs a memchr() per byte.
+std::string_view before_query(std::string_view path) noexcept {
+  std::size_t end = 0;
+  while (end < path.size() && path[end] != '?' && path[end] != '#') ++end;
+  return path.substr(0, end);
+}
+
 }  // namespace
+
+std::string_view RouteTable::LazyHost::get() noexcept {
+  if (!reduced_) {
+    header_ = host_for_matching(header_);
+    reduced_ = true;
+  }
+  return header_;
+}
+
+const RouteTable::ExactPath* RouteTable::exact(std::string_view path) const noexcept {
+  if (slots_.empty()) return nullptr;
+  const std::uint64_t hash = path_hash(path);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    const std::uint32_t index = slots_[slot];
+    if (index == 0) return nullptr;
+    const ExactPath& entry = exact_[index - 1];
+    if (entry.hash == hash && entry.path == path) return &entry;
+  }
+}
+
+template <typename MethodPasses>
+std::size_t RouteTable::find(std::string_view path, std::string_view host_header,
+                             MethodPasses&& method_passes) const noexcept {
+  LazyHost host(host_header);
+  const auto passes = [&](std::uint32_t route) {
+    const Filter& filter = filters_[route];
+    return method_passes(filter) && (filter.any_host || filter.host.matches(host.get()));
+  };
+  std::size_t best = kNoRoute;
+  if (const ExactPath* entry = exact(path)) {
+    for (std::uint32_t i = entry->first; i < entry->first + entry->count; ++i) {
+      if (passes(candidates_[i])) {
+        best = candidates_[i];
+        break;
+      }
+    }
+  }
+  // A prefix or any-path route earlier in the file than the exact match
+  // still wins: the first match in file order answers.
+  for (const ScannedRoute& route : scanned_) {
+    if (route.route >= best) break;
+    const bool path_ok = route.any_path || path.starts_with(route.prefix);
+    if (path_ok && passes(route.route)) return route.route;
+  }
+  return best;
+}
+
+std::size_t RouteTable::match(unsigned method, std::string_view path,
+                              std::string_view host_header) const noexcept {
+  return find(path, host_header, [method](const Filter& filter) {
+    return method < kMethodBits ? ((filter.method_bits >> method) & 1U) != 0
+                                : filter.methods.empty();
+  });
+}
+
+std::size_t RouteTable::match(std::string_view method, std::string_view path,
+                              std::string_view host_header) const noexcept {
+  const auto* known = std::find_if(kLlhttpMethods.begin(), kLlhttpMethods.end(),
+                                   [&](const KnownMethod& m) { return m.name == method; });
+  if (known != kLlhttpMethods.end()) return match(known->number, path, host_header);
+  return find(path, host_header,
+              [method](const Filter& filter) { return method_matches(filter.methods, method); });
+}
 
 RouteTable::RouteTable(std::span<const RouteConfig> routes, std::string_view health_path) {
   assert(routes.size() < std::numeric_limits<std::uint32_t>::max());
@@ -36,43 +142,47 @@ RouteTable::RouteTable(std::span<const RouteConfig> routes, std::string_view hea
   health_.reserve(routes.size());
   for (std::uint32_t i = 0; i < routes.size(); ++i) {
     const RouteMatch& match = routes[i].match;
-    filters_.push_back(Filter{match.methods, HostPattern(match.host)});
+    filters_.push_back(Filter{match.methods, method_bits(match.methods), HostPattern(match.host),
+                              match.host.empty()});
+    uses_host_ = uses_host_ || !match.host.empty();
     const bool exact = match.path_kind == RouteMatch::PathKind::exact;
     health_.push_back(exact && !health_path.empty() && match.path == health_path);
-    if (exact) {
-      exact_[match.path].push_back(i);
-    } else {
+    if (!exact) {
       scanned_.push_back(ScannedRoute{i, match.path_kind == RouteMatch::PathKind::any, match.path});
     }
   }
+  index_exact_paths(routes);
 }
 
-bool RouteTable::passes(std::uint32_t route, std::string_view method,
-                        std::string_view host) const noexcept {
-  const Filter& filter = filters_[route];
-  return method_matches(filter.methods, method) && filter.host.matches(host);
-}
-
-std::size_t RouteTable::match(std::string_view method, std::string_view path,
-                              std::string_view host_header) const noexcept {
-  const std::string_view host = host_for_matching(host_header);
-  std::size_t best = kNoRoute;
-  if (const auto found = exact_.find(path); found != exact_.end()) {
-    const auto& candidates = found->second;
-    const auto first = std::find_if(candidates.begin(), candidates.end(),
-                                    [&](std::uint32_t r) { return passes(r, method, host); });
-    if (first != candidates.end()) best = *first;
+void RouteTable::index_exact_paths(std::span<const RouteConfig> routes) {
+  std::unordered_map<std::string_view, std::size_t> entry_of;  // path -> index in exact_
+  std::vector<std::vector<std::uint32_t>> by_path;
+  for (std::uint32_t i = 0; i < routes.size(); ++i) {
+    const RouteMatch& match = routes[i].match;
+    if (match.path_kind != RouteMatch::PathKind::exact) continue;
+    const auto [entry, added] = entry_of.try_emplace(match.path, exact_.size());
+    if (added) {
+      exact_.push_back(ExactPath{match.path, path_hash(match.path), 0, 0});
+      by_path.emplace_back();
+    }
+    by_path[entry->second].push_back(i);
   }
-  // A prefix or any-path route earlier in the file than the exact match
-  // still wins: the first match in file order answers.
-  for (const ScannedRoute& route : scanned_) {
-    if (route.route >= best) break;
-    const bool path_ok = route.any_path || path.starts_with(route.prefix);
-    if (path_ok && passes(route.route, method, host)) return route.route;
+  for (std::size_t e = 0; e < exact_.size(); ++e) {
+    exact_[e].first = static_cast<std::uint32_t>(candidates_.size());
+    exact_[e].count = static_cast<std::uint32_t>(by_path[e].size());
+    candidates_.insert(candidates_.end(), by_path[e].begin(), by_path[e].end());
   }
-  return best;
+  if (exact_.empty()) return;
+  // At most a quarter full, so a lookup ends within a probe or two.
+  std::size_t size = 2;
+  while (size < 4 * exact_.size()) size *= 2;
+  slots_.assign(size, 0);
+  for (std::uint32_t e = 0; e < exact_.size(); ++e) {
+    std::size_t slot = exact_[e].hash & (size - 1);
+    while (slots_[slot] != 0) slot = (slot + 1) & (size - 1);
+    slots_[slot] = e + 1;
+  }
 }
-
 std::string_view request_path(std::string_view target) noexcept {
   if (target.starts_with('/')) return before_query(target);
   if (target == "*") return target;

@@ -6,13 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
@@ -41,6 +39,10 @@ class RouteTable {
   // found so far; host and method filters are checked only on candidates.
   [[nodiscard]] std::size_t match(std::string_view method, std::string_view path,
                                   std::string_view host) const noexcept;
+  // The same, for a method as llhttp numbers it (llhttp_t::method): what the
+  // request path uses, since comparing a bit costs less than a name.
+  [[nodiscard]] std::size_t match(unsigned method, std::string_view path,
+                                  std::string_view host) const noexcept;
 
   // True when the route is a health route: its exact path is health.path.
   // While draining, such a route answers 503 with Connection: close.
@@ -48,11 +50,16 @@ class RouteTable {
     return route < health_.size() && health_[route];
   }
   [[nodiscard]] std::size_t size() const noexcept { return filters_.size(); }
+  // True when some route filters on the host: otherwise match() never looks
+  // at it, and the caller need not find it.
+  [[nodiscard]] bool uses_host() const noexcept { return uses_host_; }
 
  private:
   struct Filter {
     std::vector<std::string> methods;  // empty = every method
+    std::uint64_t method_bits = 0;     // bit n: llhttp's method n is listed (all: any method)
     HostPattern host;
+    bool any_host = true;
   };
   // A route that is not an exact path: a prefix, or any path.
   struct ScannedRoute {
@@ -60,22 +67,41 @@ class RouteTable {
     bool any_path;
     std::string prefix;
   };
-  // Hashes string_views so that find() takes the request's bytes as they are.
-  struct PathHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view path) const noexcept {
-      return std::hash<std::string_view>{}(path);
-    }
+  // One exact path and the routes with that path, in file order
+  // (candidates_[first, first + count)).
+  struct ExactPath {
+    std::string path;
+    std::uint64_t hash;
+    std::uint32_t first;
+    std::uint32_t count;
+  };
+  // The host a request is compared with, reduced only when a route with a
+  // host filter is asked (most tables have none).
+  class LazyHost {
+   public:
+    explicit LazyHost(std::string_view header) : header_(header) {}
+    std::string_view get() noexcept;
+
+   private:
+    std::string_view header_;
+    bool reduced_ = false;
   };
 
-  [[nodiscard]] bool passes(std::uint32_t route, std::string_view method,
-                            std::string_view host) const noexcept;
+  template <typename MethodPasses>
+  std::size_t find(std::string_view path, std::string_view host_header,
+                   MethodPasses&& method_passes) const noexcept;
+  [[nodiscard]] const ExactPath* exact(std::string_view path) const noexcept;
+  void index_exact_paths(std::span<const RouteConfig> routes);
 
-  // Exact path -> the routes with that path, in file order.
-  std::unordered_map<std::string, std::vector<std::uint32_t>, PathHash, std::equal_to<>> exact_;
+  // Exact paths, found through an open-addressed table of indexes + 1
+  // (0 = empty slot) whose size is a power of two.
+  std::vector<ExactPath> exact_;
+  std::vector<std::uint32_t> slots_;
+  std::vector<std::uint32_t> candidates_;
   std::vector<ScannedRoute> scanned_;  // in file order
   std::vector<Filter> filters_;        // by route index
   std::vector<bool> health_;           // by route index
+  bool uses_host_ = false;
 };
 
 // The path a route compares, taken from a request target without copying

@@ -263,6 +263,9 @@ Run run_connection(std::string_view input, const std::vector<std::size_t>& reads
       ReplyContext context{requests, setup.keepalive_requests, setup.draining};
       if (event.kind == ParseEvent::Kind::request) {
         ++requests;
+        if (parser.should_keep_alive() != parser.llhttp_keep_alive()) {
+          fail("the parser's keep-alive rule differs from llhttp_should_keep_alive()");
+        }
         check_captures(parser, setup.captures);
         context = route_context(parser, requests, setup);
       }

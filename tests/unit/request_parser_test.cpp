@@ -98,6 +98,9 @@ FeedResult feed_pieces(const std::vector<std::string_view>& pieces, const Reques
     const std::size_t used = drive_requests(parser, piece, limits, [&](const ParseEvent& event) {
       position += event.consumed;
       Seen seen{event.kind, event.error_status, position, flags_of(event), {}, {}};
+      // The parser's own keep-alive rule must agree with llhttp's.
+      if (event.kind == Kind::request && parser.should_keep_alive() != parser.llhttp_keep_alive())
+        run.problem = "keep-alive differs from llhttp_should_keep_alive()";
       if (capture && event.kind == Kind::request) {
         seen.method = std::string(parser.method());
         seen.target = std::string(parser.captured(Field::target));
@@ -469,6 +472,49 @@ TEST(RequestParserTest, EmptyValuesAreAccepted) {
   expect_events(kEmpty, {request(kEmpty.size(), kKeep)});
   constexpr std::string_view kBlank = "GET / HTTP/1.1\r\nX-Blank:   \r\nHost: a\r\n\r\n";
   expect_events(kBlank, {request(kBlank.size(), kKeep)});
+}
+
+// A name is complete at its first value piece (llhttp reports an empty one
+// for an empty value), not at a callback of its own: a field with an empty
+// or blank value must still end before the next name begins, or "X:" and
+// "Host" would read as one name and a second Host would slip through.
+TEST(RequestParserTest, EmptyValuesEndTheirNameBeforeTheNext) {
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nX:\r\nHost: b\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nHost:\r\nHost:\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nX: \r\nHost: a\r\nY:\r\nhost: b\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nX:\r\nY:\r\n\r\n", 400);  // no Host at all
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n", 417);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400);
+  // An empty name (llhttp accepts it) opens a field of its own: its value
+  // is not the previous Host's, nor is the next Host hidden behind it.
+  expect_error("GET / HTTP/1.1\r\nHost: x\r\n:=Host: a\r\nHost: b\r\n\r\n", 400);
+  constexpr std::string_view kEmptyName = "GET / HTTP/1.1\r\nHost: x\r\n:=a\r\n\r\n";
+  expect_events(kEmptyName, {request(kEmptyName.size(), kKeep)});
+  constexpr std::string_view kEmptyHost = "GET / HTTP/1.1\r\nX:\r\nHost:\r\nY:\r\n\r\n";
+  expect_events(kEmptyHost, {request(kEmptyHost.size(), kKeep)});
+}
+
+// Found by the request fuzzer: with the name completed at its first value
+// piece, an empty name's value was appended to the Host before it.
+TEST(RequestParserTest, AnEmptyNameDoesNotExtendTheHostBeforeIt) {
+  const std::string_view input = "GET / HTTP/1.1\r\nHost: x\r\n:=a\r\nUser-Agent: u\r\n\r\n";
+  for (std::size_t cut = 1; cut <= input.size(); ++cut) {
+    RequestParser parser;
+    parser.set_captures(field_bit(Field::host) | field_bit(Field::user_agent));
+    int requests = 0;
+    for (const std::string_view piece : {input.substr(0, cut), input.substr(cut)}) {
+      drive_requests(parser, piece, RequestLimits{}, [&](const ParseEvent& event) {
+        EXPECT_EQ(event.kind, Kind::request) << "cut at " << cut;
+        EXPECT_EQ(parser.captured(Field::host), "x") << "cut at " << cut;
+        EXPECT_EQ(parser.captured(Field::user_agent), "u") << "cut at " << cut;
+        ++requests;
+        return true;
+      });
+    }
+    EXPECT_EQ(requests, 1) << "cut at " << cut;
+  }
 }
 
 TEST(RequestParserTest, WhitespaceInsideFieldNameIs400) {

@@ -2,6 +2,7 @@
 #include "route_table.hpp"
 
 #include <gtest/gtest.h>
+#include <llhttp.h>
 
 #include <atomic>
 #include <chrono>
@@ -248,6 +249,82 @@ TEST(RouteTableTest, MatchingAllocatesNothing) {
   }
   EXPECT_EQ(g_allocations.load() - before, 0U);
   EXPECT_GT(found, 0U);
+}
+
+// The reference: every route in file order, each filter as the manual
+// states it, with nothing indexed.
+std::size_t first_in_file_order(const std::vector<RouteConfig>& routes, std::string_view method,
+                                std::string_view path, std::string_view host_header) {
+  const std::string_view host = host_for_matching(host_header);
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const RouteMatch& m = routes[i].match;
+    const bool path_ok = m.path_kind == Kind::any ||
+                         (m.path_kind == Kind::exact && path == m.path) ||
+                         (m.path_kind == Kind::prefix && path.starts_with(m.path));
+    if (path_ok && method_matches(m.methods, method) && HostPattern(m.host).matches(host)) return i;
+  }
+  return kNone;
+}
+
+// llhttp's number for a method name, as RequestParser::method_number() gives it.
+unsigned llhttp_number(std::string_view method) {
+  for (unsigned n = 0; n <= HTTP_FLUSH; ++n) {
+    if (method == llhttp_method_name(static_cast<llhttp_method_t>(n))) return n;
+  }
+  ADD_FAILURE() << "not an llhttp method: " << method;
+  return 0;
+}
+
+// The exact-path index and the method bits against the plain ordered scan,
+// on tables where the first match is not the exact path's first route:
+// prefix and any-path routes before exact ones, method- and host-restricted
+// exact routes sharing a path, many paths colliding in few slots.
+TEST(RouteTableTest, IndexAgreesWithTheOrderedScanOnTrickyTables) {
+  const std::vector<std::vector<RouteConfig>> tables{
+      {prefix("/a"), exact("/a"), exact("/a/b")},
+      {exact("/a", {"POST"}), prefix("/a", {"GET"}), exact("/a"), any()},
+      {exact("/x", {}, "a.test"), exact("/x", {"GET", "HEAD"}), prefix("/", {}, "*.test"),
+       exact("/x"), exact("/y", {}, "[::1]")},
+      {any({"DELETE"}), exact("/"), prefix("/", {"PUT"}, "b.test"), exact("/", {"PUT"})},
+      {exact("/p2"), exact("/p3"), exact("/p1", {"GET"}), prefix("/p1", {"M-SEARCH"}), exact("/p1"),
+       exact("/p10")},
+      many_exact_routes(37),
+  };
+  const std::vector<std::string_view> methods{"GET",    "HEAD",     "POST",   "PUT",
+                                              "DELETE", "M-SEARCH", "OPTIONS"};
+  const std::vector<std::string_view> paths{"/",    "/a",  "/a/b", "/ab",  "/x",   "/y", "/p1",
+                                            "/p10", "/p2", "/r0",  "/r36", "/r37", "",   "*"};
+  const std::vector<std::string_view> hosts{"",        "a.test",     "A.Test:80", "b.test",
+                                            "c.test.", "[::1]:8080", "test"};
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const RouteTable table(tables[t]);
+    for (const std::string_view method : methods) {
+      for (const std::string_view path : paths) {
+        for (const std::string_view host : hosts) {
+          const std::size_t expected = first_in_file_order(tables[t], method, path, host);
+          ASSERT_EQ(table.match(method, path, host), expected)
+              << "table " << t << ": " << method << " " << path << " Host: " << host;
+          ASSERT_EQ(table.match(llhttp_number(method), path, host), expected)
+              << "table " << t << ": " << method << " " << path << " Host: " << host;
+        }
+      }
+    }
+  }
+}
+
+// A table built outside the config reader may list a method llhttp never
+// parses: only that exact name matches it.
+TEST(RouteTableTest, MethodsLlhttpDoesNotKnowCompareByName) {
+  const auto table = table_of({exact("/a", {"BREW"}), exact("/a", {"GET"})});
+  EXPECT_EQ(table.match("BREW", "/a", "h"), 0U);
+  EXPECT_EQ(table.match("GET", "/a", "h"), 1U);
+  EXPECT_EQ(table.match("brew", "/a", "h"), kNone);
+}
+
+TEST(RouteTableTest, UsesHostOnlyWhenSomeRouteFiltersOnIt) {
+  EXPECT_FALSE(table_of({exact("/a"), prefix("/b", {"GET"})}).uses_host());
+  EXPECT_TRUE(table_of({exact("/a"), prefix("/b", {}, "*.test")}).uses_host());
+  EXPECT_FALSE(RouteTable().uses_host());
 }
 
 // Not a timed assertion (unit tests never assert on time): a report of the
