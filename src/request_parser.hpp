@@ -132,12 +132,14 @@ class RequestParser {
   FieldMask captures_ = 0;
   std::uint8_t host_headers_ = 0;
   std::uint8_t transfer_encodings_ = 0;
-  bool limits_taken_ = false;  // the budgets belong to the request in progress
-  bool bad_transfer_coding_ = false;
-  bool empty_transfer_coding_ = false;
-  bool expect_continue_ = false;
-  bool bad_expectation_ = false;
-  bool continue_due_ = false;
+  // Bits, not bools: with the flags below, every byte added to a parser is
+  // one more in each idle connection (RSS per connection, issue 5).
+  bool limits_taken_ : 1 = false;  // the budgets belong to the request in progress
+  bool bad_transfer_coding_ : 1 = false;
+  bool empty_transfer_coding_ : 1 = false;
+  bool expect_continue_ : 1 = false;
+  bool bad_expectation_ : 1 = false;
+  bool continue_due_ : 1 = false;
   bool in_message_ = false;
   bool name_open_ = false;  // a field name has begun and no value piece followed yet
   bool name_seen_ = false;  // ... and a byte of it has arrived
