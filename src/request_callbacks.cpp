@@ -270,7 +270,11 @@ void RequestParser::on_value(std::string_view chunk) {
 void RequestParser::end_value() {
   if (value_of_ == Name::expect) {
     // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
-    (value_.matches(kContinue) ? expect_continue_ : bad_expectation_) = true;
+    if (value_.matches(kContinue)) {
+      expect_continue_ = true;
+    } else {
+      bad_expectation_ = true;
+    }
   } else if (value_of_ == Name::transfer_encoding) {
     if (value_.empty()) {
       empty_transfer_coding_ = true;
