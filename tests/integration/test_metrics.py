@@ -37,6 +37,12 @@ CLOSE_REASONS = ["client", "header_timeout", "keepalive_timeout", "send_timeout"
                  "keepalive_requests", "bad_request", "error", "shutdown"]
 
 
+def all_closed(address):
+    """A scrape's samples once no client connection is open, else None."""
+    parsed = samples(scrape(address))
+    return parsed if value(parsed, "hellod_connections_open") == 0 else None
+
+
 class Client:
     """A raw connection that counts the bytes it sends and receives."""
 
@@ -129,7 +135,7 @@ class MetricsCountTest(HellodTestCase):
         self.assertEqual(value(parsed, "hellod_config_last_reload_successful"), 0)
         self.reload(server, self.CONFIG + 'response: {body: "two"}\n', r"reloaded")
         # Every connection has ended once hellod says none is open.
-        parsed = wait_for(lambda: self.all_closed(address), 10, what="all connections closed")
+        parsed = wait_for(lambda: all_closed(address), 10, what="all connections closed")
         text = scrape(address)
         for code, count in codes.items():
             self.assertEqual(value(parsed, "hellod_http_requests_total", route="default",
@@ -164,10 +170,6 @@ class MetricsCountTest(HellodTestCase):
         server.write_config('listen: ["127.0.0.1:0"]\n' + config)  # the harness's: kept
         server.signal(signal.SIGHUP)
         server.wait_log(log_pattern, timeout=10, count=count)
-
-    def all_closed(self, address):
-        parsed = samples(scrape(address))
-        return parsed if value(parsed, "hellod_connections_open") == 0 else None
 
     def assert_valid_exposition(self, text):
         missing = EXPECTED_FAMILIES - family_names(text)
@@ -213,7 +215,8 @@ class MetricsRoutesTest(HellodTestCase):
         server.signal(signal.SIGTERM)
         server.wait_log("draining", timeout=10)
         self.assertEqual(get(("127.0.0.1", server.port), "/healthz")[0], 503)
-        parsed = samples(scrape(address))
+        # The client has the 503 before the worker closes its connection.
+        parsed = wait_for(lambda: all_closed(address), 10, what="the 503's connection closed")
         self.assertEqual(value(parsed, "hellod_draining"), 1)
         self.assertEqual(value(parsed, "hellod_http_requests_total", route="health", code="503"), 1)
         self.assertEqual(value(parsed, "hellod_connections_closed_total", reason="shutdown"), 1)
