@@ -6,6 +6,10 @@ if(HELLOD_SANITIZE)
     message(FATAL_ERROR "HELLOD_SANITIZE must be 'address,undefined' or 'thread', got '${HELLOD_SANITIZE}'")
   endif()
   add_compile_options(-fsanitize=${HELLOD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  # -O1, as the ASan and TSan documentation suggest, over the build type's
+  # -O2: the checks are the same and the instrumented build takes a third
+  # less time (CI builds twice with sanitizers).
+  add_compile_options(-O1)
   # The invariants asserted in the code (a connection in one deadline list,
   # ordered lists, an empty batch between callbacks) are checked here too.
   add_compile_options(-UNDEBUG)
