@@ -19,6 +19,7 @@ Exit status: 0 all steps passed, 1 a step failed, 77 skipped (not root).
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -376,28 +377,53 @@ def on_signal(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def build_packages(args, work_dir, timings):
-    """The package under test and, when a selected step needs it, a newer one."""
-    source_dir = args.source_dir.resolve()
+def first_package(args, work_dir, timings):
+    """The package under test."""
     started = time.monotonic()
     if args.deb:
         deb = args.deb.resolve()
     else:
         shutil.rmtree(work_dir / "deb-build", ignore_errors=True)  # the first build is clean
-        deb = build_deb(source_dir, work_dir, "deb")
+        deb = build_deb(args.source_dir.resolve(), work_dir, "deb")
     timings["build .deb"] = time.monotonic() - started
     log(f"package: {deb} (Depends: {run(['dpkg-deb', '-f', str(deb), 'Depends']).stdout.strip()})")
-    next_deb = None
+    return deb
+
+
+def newer_package(args, work_dir, deb, timings):
+    """A newer package from the same tree, when a selected step needs it."""
     if args.next_deb:
-        next_deb = args.next_deb.resolve()
-    elif not args.deb and (args.steps is None or args.steps & NEEDS_NEXT_DEB):
-        started = time.monotonic()
-        next_deb = build_deb(source_dir, work_dir, "deb-next",
-                             next_version(deb.name.split("_")[1]))
-        timings["build newer .deb"] = time.monotonic() - started
-        log(f"newer package: {next_deb} (same tree, build directory reused: "
-            f"{timings['build newer .deb']:.1f} s)")
-    return deb, next_deb
+        return args.next_deb.resolve()
+    if args.deb or (args.steps is not None and not args.steps & NEEDS_NEXT_DEB):
+        return None
+    started = time.monotonic()
+    next_deb = build_deb(args.source_dir.resolve(), work_dir, "deb-next",
+                         next_version(deb.name.split("_")[1]))
+    timings["build newer .deb"] = time.monotonic() - started
+    log(f"newer package: {next_deb} (same tree, build directory reused: "
+        f"{timings['build newer .deb']:.1f} s)")
+    return next_deb
+
+
+def timed_rootfs(work_dir, deb, timings):
+    started = time.monotonic()
+    rootfs = cached_rootfs(work_dir, runtime_packages(deb))
+    timings["root filesystem"] = time.monotonic() - started
+    return rootfs
+
+
+def packages_and_rootfs(args, work_dir, timings):
+    """Both packages, linted, and the root filesystem; None if lintian failed.
+
+    The root filesystem needs only the first package's dependencies, so
+    debootstrap (downloads and unpacking, little CPU) runs while the newer
+    package compiles."""
+    deb = first_package(args, work_dir, timings)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        rootfs = pool.submit(timed_rootfs, work_dir, deb, timings)
+        next_deb = newer_package(args, work_dir, deb, timings)
+        linted = all([lint(d, timings) for d in (deb, next_deb) if d])
+        return (deb, next_deb, rootfs.result()) if linted else None
 
 
 def run_steps(container, deb, next_deb, selected, timings):
@@ -445,13 +471,10 @@ def main():
     remove_stale_runs(work_dir)
     timings = {}
 
-    deb, next_deb = build_packages(args, work_dir, timings)
-    if not all([lint(d, timings) for d in (deb, next_deb) if d]):
+    built = packages_and_rootfs(args, work_dir, timings)
+    if built is None:
         return 1
-
-    started = time.monotonic()
-    rootfs = cached_rootfs(work_dir, runtime_packages(deb))
-    timings["root filesystem"] = time.monotonic() - started
+    deb, next_deb, rootfs = built
 
     run_dir = work_dir / f"run-{os.getpid()}"
     container = None
