@@ -16,6 +16,8 @@ Phases, each bounded in time:
   syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k), of
              16-deep pipelined batches (clients.py batches) and of one-shot
              connections (ab without -k)
+  kernel     where each server's CPU time per keep-alive request goes, per
+             system call (perf record -g under wrk, bench/kernel_profile.py)
   callgrind  user-space instructions per keep-alive request: two runs of each
              server (and variant) under callgrind (ab -k -c1 with N0 and N0+N
              requests); the difference divided by N leaves start-up and
@@ -38,6 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernel_profile  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import variants as variants_module  # noqa: E402
@@ -355,6 +358,42 @@ class Bench:
                   f"{batch_total / batches:.2f} per batch of {a.depth}, "
                   f"{close_total / connections:.2f} per one-shot connection", flush=True)
 
+    def profile_keepalive(self, server):
+        """perf record -g of the server while wrk runs keep-alive: (wrk entry, {place: ns})."""
+        data = os.path.join(server.dir, "perf.data")
+        recorder = subprocess.Popen(
+            kernel_profile.record_command(data, server.all_pids(), self.args.perf_frequency),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.live.append(recorder)
+        try:
+            # perf writes the file's header once it has attached.
+            wait_for(lambda: os.path.exists(data) and os.path.getsize(data) > 0, 20,
+                     "perf record to attach")
+            entry = self.wrk(server, "keepalive", self.args.perf_seconds, 1)
+        finally:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(60)
+            self.live.remove(recorder)
+        return entry, kernel_profile.read_recording(data)
+
+    def run_kernel(self):
+        for server in self.servers_for(1):
+            self.start(server)
+            try:
+                entry, places = self.profile_keepalive(server)
+            finally:
+                self.stop(server)
+            requests = entry["requests"]
+            by_place = {place: ns / 1000 / requests for place, ns in places.items()}
+            self.summary.setdefault("kernel", {})[server.name] = {
+                "requests": requests, "us_per_request_by_place": by_place,
+                "sampled_us_per_request": sum(by_place.values()),
+                "user_us_per_request": entry["user_us_per_request"],
+                "system_us_per_request": entry["system_us_per_request"]}
+            print(f"  {server.name}: {sum(by_place.values()):.2f} µs sampled per keep-alive "
+                  f"request, {by_place.get(kernel_profile.USER, 0):.2f} of it in user space",
+                  flush=True)
+
     def callgrind_measure(self, factory, key, requests):
         """Instructions per keep-alive request of a fresh server under callgrind.
 
@@ -540,6 +579,8 @@ class Bench:
                        self.run_memory)
         if "syscalls" in phases:
             self.phase("syscalls", "syscalls: strace -c -f", self.run_syscalls)
+        if "kernel" in phases:
+            self.phase("kernel", "kernel: perf record -g under keep-alive", self.run_kernel)
         if "callgrind" in phases:
             self.phase("callgrind", "callgrind: valgrind --tool=callgrind (slow)",
                        self.run_callgrind)
@@ -555,11 +596,13 @@ class Bench:
                    f"wrk -c{a.connections}")
         table = report.format_table(self.summary)
         variant_table = report.format_variant_table(self.summary)
+        kernel_table = report.format_kernel_table(self.summary)
         print()
         print(table)
-        if variant_table:
-            print()
-            print(variant_table)
+        for extra in (variant_table, kernel_table):
+            if extra:
+                print()
+                print(extra)
         for note in self.notes:
             print(f"note: {note}")
         top = self.summary.get("callgrind", {}).get("hellod", {}).get("top_functions")
@@ -573,7 +616,8 @@ class Bench:
                     "phase_seconds": self.phase_seconds, "versions": versions(a.hellod),
                     "load_average": self.load,
                     "summary": self.summary, "runs": self.runs, "notes": self.notes,
-                    "table": table.splitlines(), "variant_table": variant_table.splitlines()}
+                    "table": table.splitlines(), "variant_table": variant_table.splitlines(),
+                    "kernel_table": kernel_table.splitlines()}
         report.write_json(os.path.join(a.out, "latest.json"), document)
         report.write_svg(os.path.join(a.out, "latest.svg"), self.summary, caption)
         print(f"\nwrote {a.out}/latest.json and latest.svg in {self.elapsed:.0f}s "
@@ -696,6 +740,9 @@ def parse_args(argv):
     parser.add_argument("--strace-requests", type=int, default=10000)
     parser.add_argument("--strace-connections", type=int, default=5000)
     parser.add_argument("--strace-concurrency", type=int, default=8)
+    parser.add_argument("--perf-seconds", type=int, default=3,
+                        help="seconds of keep-alive load per server under perf record")
+    parser.add_argument("--perf-frequency", type=int, default=4000)
     parser.add_argument("--callgrind-requests", type=int, default=5000)
     parser.add_argument("--variant-callgrind-requests", type=int, default=5000)
     parser.add_argument("--callgrind-base", type=int, default=300)
@@ -703,7 +750,7 @@ def parse_args(argv):
     parser.add_argument("--alloc-connections", type=int, default=10000)
     parser.add_argument("--start-timeout", type=float, default=60)
     parser.add_argument("--phases",
-                        default="alloc,throughput,variants,memory,syscalls,callgrind")
+                        default="alloc,throughput,variants,memory,syscalls,kernel,callgrind")
     parser.add_argument("--out", default=os.path.join(BENCH_DIR, "results"))
     args = parser.parse_args(argv)
     if args.quick:
@@ -716,6 +763,7 @@ def parse_args(argv):
         args.variant_callgrind_requests = min(args.variant_callgrind_requests, 2000)
         args.alloc_requests = min(args.alloc_requests, 20000)
         args.alloc_connections = min(args.alloc_connections, 2000)
+        args.perf_seconds = 1
     return args
 
 

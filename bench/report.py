@@ -136,6 +136,40 @@ def format_table(summary):
     return layout(header, table_rows(summary))
 
 
+# ---- CPU per keep-alive request, by system call --------------------------------
+
+def kernel_rows(summary, limit=12):
+    """Place, µs per request for each server, hellod minus nginx: the places
+    that cost most (any server) first, then the sampled total."""
+    kernel = summary.get("kernel", {})
+    places = {place for entry in kernel.values() for place in entry["us_per_request_by_place"]}
+    if not places:
+        return []
+
+    def cost(server, place):
+        return kernel.get(server, {}).get("us_per_request_by_place", {}).get(place)
+
+    ranked = sorted(places, key=lambda p: -max(cost(s, p) or 0 for s in SERVERS))[:limit]
+    rows = []
+    for place in ranked + ["total sampled"]:
+        values = {s: (kernel[s]["sampled_us_per_request"] if place == "total sampled"
+                      else cost(s, place) or 0.0) if s in kernel else None for s in SERVERS}
+        difference = (values["hellod"] - values["nginx"]
+                      if values["hellod"] is not None and values["nginx"] is not None else None)
+        rows.append([place] + [f"{values[s]:.3f}" if values[s] is not None else "n/a"
+                               for s in SERVERS]
+                    + [f"{difference:+.3f}" if difference is not None else ""])
+    return rows
+
+
+def format_kernel_table(summary):
+    rows = kernel_rows(summary)
+    if not rows:
+        return ""
+    header = ["keep-alive CPU µs/request by place (perf)", *SERVERS, "hellod - nginx"]
+    return layout(header, rows, trailing=0)
+
+
 # ---- configuration variants (feature cost) -----------------------------------
 
 VARIANT_FIELDS = [("keepalive.rps_per_cpu", "ka req/cpu-s"), ("pipelined.rps_per_cpu",
