@@ -8,8 +8,10 @@ if(HELLOD_SANITIZE)
   add_compile_options(-fsanitize=${HELLOD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   # -O1, as the ASan and TSan documentation suggest, over the build type's
   # -O2: the checks are the same and the instrumented build takes a third
-  # less time (CI builds twice with sanitizers).
-  add_compile_options(-O1)
+  # less time (CI builds twice with sanitizers). Line tables (-g1) are all a
+  # report's stack needs; full debug info cost up to 30% more per file
+  # (metrics_listener.cpp under ASan: 16.0 s against 11.3 s).
+  add_compile_options(-O1 -g1)
   # The invariants asserted in the code (a connection in one deadline list,
   # ordered lists, an empty batch between callbacks) are checked here too.
   add_compile_options(-UNDEBUG)
