@@ -19,7 +19,7 @@ KERNEL_ADDRESS = 0xffff800000000000
 # implementation it tail-calls into (ksys_read, __sys_sendmsg, do_epoll_wait).
 SYSCALL_FUNCTION = re.compile(
     r"^(?:__x64_sys_|__ia32_sys_|__se_sys_|__do_sys_|ksys_|__sys_|do_sys_|do_)([a-z0-9_]+)")
-# Newer kernels dispatch through a switch between the two.
+# Newer kernels call it through a dispatch switch, x64_sys_call.
 DISPATCH = {"x64_sys_call"}
 
 USER = "user space"
