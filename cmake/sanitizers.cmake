@@ -37,7 +37,12 @@ if(HELLOD_FUZZ)
   if(HELLOD_SANITIZE)
     message(FATAL_ERROR "HELLOD_FUZZ already builds with address,undefined; leave HELLOD_SANITIZE empty")
   endif()
+  # -O0: CI fuzzes for a bounded minute after replaying the corpus, and
+  # clang compiles the instrumented sources in half the time without
+  # optimization (metrics_listener.cpp: 5.6 s against 11.9 s at -O2; -O1
+  # saves nothing), which is a minute of CI's 25; the minute fuzzes fewer
+  # inputs in exchange.
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-                      -fno-sanitize-recover=all -UNDEBUG)
+                      -fno-sanitize-recover=all -UNDEBUG -O0)
   add_link_options(-fsanitize=address,undefined)
 endif()
