@@ -18,6 +18,7 @@
 
 #include "connection_internal.hpp"
 #include "log.hpp"
+#include "monotonic.hpp"
 #include "reply.hpp"
 #include "request_driver.hpp"
 
@@ -157,7 +158,7 @@ void Connection::on_read(std::string_view data) {
     return;
   }
   loop_.metrics->count_received(data.size());
-  read_ns_ = uv_hrtime();
+  read_ns_ = monotonic_ns();
   const std::uint32_t answered = requests_;
   process(data);
   advance(requests_ != answered ? Progress::request : Progress::none);

@@ -132,7 +132,7 @@ class Connection : public DeadlineEntry {
   std::unique_ptr<Pending> pending_;  // only while output or parked input exists
   std::uint32_t requests_ = 0;
   int fd_ = -1;                // the client's socket; the handle's own once attached
-  std::uint64_t read_ns_ = 0;  // uv_hrtime() of the read that brought the current input
+  std::uint64_t read_ns_ = 0;  // monotonic_ns() of the read that brought the current input
   Phase phase_ = Phase::head;
   CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
   bool reading_ = false;   // input is wanted (uv_read_start is in effect, once attached)

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "connection.hpp"
+#include "monotonic.hpp"
 #include "reply.hpp"
 
 namespace hellod {
@@ -52,7 +53,7 @@ void Connection::observe(const ParseEvent& event, const Reply& reply) {
       reply.route < rows ? static_cast<std::uint32_t>(reply.route) : metrics.layout().unrouted();
   metrics.count_status(row, reply.status);
   if (output_pending()) {
-    metrics.observe_durations(uv_hrtime() - read_ns_, 1);
+    metrics.observe_durations(monotonic_ns() - read_ns_, 1);
   } else {
     ++loop_.batched;
   }
@@ -64,7 +65,7 @@ void Connection::observe(const ParseEvent& event, const Reply& reply) {
 void Connection::observe_write(ssize_t written) {
   WorkerMetrics& metrics = *loop_.metrics;
   if (loop_.batched != 0) {
-    metrics.observe_durations(uv_hrtime() - read_ns_, loop_.batched);
+    metrics.observe_durations(monotonic_ns() - read_ns_, loop_.batched);
     loop_.batched = 0;
   }
   if (written > 0) metrics.count_sent(static_cast<std::uint64_t>(written));
@@ -93,7 +94,7 @@ void Connection::log_access(const ParseEvent& event, const Reply& reply) {
   clock_gettime(CLOCK_REALTIME, &now);
   AccessRecord record;
   record.time_ns = (static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000) + now.tv_nsec;
-  record.duration_ns = uv_hrtime() - read_ns_;
+  record.duration_ns = monotonic_ns() - read_ns_;
   record.bytes_sent = reply.bytes.size();
   record.status = static_cast<std::uint16_t>(reply.status);
   record.format = loop_.snapshot->config.log.access;
