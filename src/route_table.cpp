@@ -183,8 +183,8 @@ void RouteTable::index_exact_paths(std::span<const RouteConfig> routes) {
     slots_[slot] = e + 1;
   }
 }
-std::string_view request_path(std::string_view target) noexcept {
-  if (target.starts_with('/')) return before_query(target);
+std::string_view non_origin_path(std::string_view target) noexcept {
+  assert(!target.starts_with('/'));  // request_path() handles the origin form
   if (target == "*") return target;
   const auto after = after_scheme(target);
   if (!after) return {};

@@ -109,7 +109,19 @@ class RouteTable {
 // "http://h/a?b" -> "/a" ("http://h" -> "/", RFC 9110 §4.2.3);
 // asterisk-form "*" -> "*"; authority-form "h:443" (CONNECT) and anything
 // else -> "". The path is not decoded or normalised: routes compare bytes.
-std::string_view request_path(std::string_view target) noexcept;
+//
+// Inline for the origin form, nearly every request: one pointer loop to "?"
+// or "#" (RFC 3986 §3.3) where a call and a bounds-checked substr() cost more
+// than the scan of a short path.
+std::string_view non_origin_path(std::string_view target) noexcept;
+inline std::string_view request_path(std::string_view target) noexcept {
+  if (target.empty() || target.front() != '/') return non_origin_path(target);
+  const char* const begin = target.data();
+  const char* const end = begin + target.size();
+  const char* stop = begin;
+  while (stop != end && *stop != '?' && *stop != '#') ++stop;
+  return {begin, static_cast<std::size_t>(stop - begin)};
+}
 
 // The authority of an absolute-form target without its userinfo
 // ("http://u@h:8080/a" -> "h:8080"), or nothing for any other form. RFC 9112
