@@ -2,6 +2,7 @@
 #include "metrics.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <new>
 
 namespace hellod {
@@ -44,8 +45,8 @@ std::string_view close_reason_label(CloseReason reason) {
   return "error";
 }
 
-MetricsLayout::MetricsLayout(std::vector<std::string> route_names,
-                             const std::vector<int>& statuses) {
+MetricsLayout::MetricsLayout(std::vector<std::string> route_names, const std::vector<int>& statuses,
+                             const std::vector<std::vector<int>>& answered) {
   if (route_names.empty()) {
     route_labels_.emplace_back(kDefaultRoute);
     unrouted_ = 0;
@@ -54,11 +55,14 @@ MetricsLayout::MetricsLayout(std::vector<std::string> route_names,
     unrouted_ = static_cast<std::uint32_t>(route_labels_.size());
     route_labels_.emplace_back(kUnroutedLabel);
   }
+  assert(answered.size() <= route_labels_.size());
   codes_.assign(kOwnStatuses.begin(), kOwnStatuses.end());
-  for (const int status : statuses) {
+  const auto add_code = [this](int status) {
     if (status >= kFirstStatus && status < kFirstStatus + static_cast<int>(column_of_.size()))
       codes_.push_back(status);
-  }
+  };
+  std::for_each(statuses.begin(), statuses.end(), add_code);
+  for (const std::vector<int>& row : answered) std::for_each(row.begin(), row.end(), add_code);
   std::sort(codes_.begin(), codes_.end());
   codes_.erase(std::unique(codes_.begin(), codes_.end()), codes_.end());
   overflow_ = static_cast<std::uint16_t>(codes_.size());
@@ -66,6 +70,14 @@ MetricsLayout::MetricsLayout(std::vector<std::string> route_names,
   for (std::size_t column = 0; column < codes_.size(); ++column)
     column_of_[static_cast<std::size_t>(codes_[column] - kFirstStatus)] =
         static_cast<std::uint16_t>(column);
+  for (std::uint32_t row = 0; row < answered.size(); ++row) {
+    for (const int status : answered[row]) {
+      const std::uint16_t cell_column = column(status);
+      if (cell_column != overflow_) answered_.emplace_back(row, cell_column);
+    }
+  }
+  std::sort(answered_.begin(), answered_.end());
+  answered_.erase(std::unique(answered_.begin(), answered_.end()), answered_.end());
 }
 
 WorkerMetrics::WorkerMetrics(std::shared_ptr<const MetricsLayout> layout)

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hellod {
@@ -70,8 +71,11 @@ class MetricsLayout {
   // route_names empty: the single route "default", which also takes the
   // unrouted requests. Otherwise the routes in the order the router numbers
   // them, plus one unrouted row (unrouted()). statuses: the configured ones;
-  // kOwnStatuses are added, duplicates and order do not matter.
-  MetricsLayout(std::vector<std::string> route_names, const std::vector<int>& statuses);
+  // kOwnStatuses are added, duplicates and order do not matter. answered, by
+  // row (at most routes() of them): the statuses each row answers with,
+  // whose series are exported at 0 before they count anything.
+  MetricsLayout(std::vector<std::string> route_names, const std::vector<int>& statuses,
+                const std::vector<std::vector<int>>& answered = {});
 
   [[nodiscard]] std::size_t routes() const { return route_labels_.size(); }
   [[nodiscard]] std::size_t columns() const { return codes_.size() + 1; }
@@ -87,8 +91,13 @@ class MetricsLayout {
     const auto index = static_cast<unsigned>(status - kFirstStatus);
     return index < column_of_.size() ? column_of_[index] : overflow_;
   }
+  // The (row, column) cells of the answered statuses, sorted.
+  [[nodiscard]] const std::vector<std::pair<std::uint32_t, std::uint16_t>>& answered() const {
+    return answered_;
+  }
   bool operator==(const MetricsLayout& other) const {
-    return route_labels_ == other.route_labels_ && codes_ == other.codes_;
+    return route_labels_ == other.route_labels_ && codes_ == other.codes_ &&
+           answered_ == other.answered_;
   }
 
  private:
@@ -98,6 +107,7 @@ class MetricsLayout {
   std::array<std::uint16_t, 500> column_of_{};  // status - 100 -> column
   std::uint16_t overflow_ = 0;
   std::uint32_t unrouted_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint16_t>> answered_;
 };
 
 // A counter that one thread writes and others read.

@@ -40,6 +40,11 @@ void MetricsTotals::add(const WorkerMetrics& block) {
   access_log_drops += block.access_log_drops();
 }
 
+void MetricsTotals::add_answered(const MetricsLayout& layout) {
+  for (const auto& [row, column] : layout.answered())
+    requests.try_emplace({layout.route_label(row), layout.code(column)}, 0);
+}
+
 MetricsRegistry::MetricsRegistry(unsigned workers) : workers_(workers) {}
 
 std::shared_ptr<const MetricBlocks> MetricsRegistry::use_layout(
@@ -70,6 +75,7 @@ MetricsTotals MetricsRegistry::collect() {
   MetricsTotals totals = archive_;
   for (const auto& block : retiring_) totals.add(*block);
   for (const auto& block : current_) totals.add(*block);
+  if (!current_.empty()) totals.add_answered(current_.front()->layout());
   return totals;
 }
 

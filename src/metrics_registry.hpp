@@ -24,7 +24,8 @@ namespace hellod {
 
 // Everything the blocks counted, summed over workers and configurations.
 struct MetricsTotals {
-  // (route label, status code; 0 = overflow) -> requests; only non-zero ones.
+  // (route label, status code; 0 = overflow) -> requests: the ones that
+  // counted something, and those the configuration in force answers with.
   std::map<std::pair<std::string, int>, std::uint64_t> requests;
   std::array<std::uint64_t, kDurationBuckets> duration_buckets{};  // not cumulative
   std::uint64_t duration_sum_ns = 0;
@@ -40,6 +41,10 @@ struct MetricsTotals {
   // worker's counters a few increments apart.
   [[nodiscard]] std::uint64_t open() const;
   void add(const WorkerMetrics& block);
+  // The layout's answered series, at 0 when nothing counted them yet: as
+  // Prometheus advises for known label values, rate() and absent() then
+  // see a route's 503s from the first scrape, not from the first 503.
+  void add_answered(const MetricsLayout& layout);
 };
 
 // One configuration's counter blocks, one per worker, held by the

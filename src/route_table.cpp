@@ -146,7 +146,7 @@ RouteTable::RouteTable(std::span<const RouteConfig> routes, std::string_view hea
                               match.host.empty()});
     uses_host_ = uses_host_ || !match.host.empty();
     const bool exact = match.path_kind == RouteMatch::PathKind::exact;
-    health_.push_back(exact && !health_path.empty() && match.path == health_path);
+    health_.push_back(is_health_route(match, health_path));
     if (!exact) {
       scanned_.push_back(ScannedRoute{i, match.path_kind == RouteMatch::PathKind::any, match.path});
     }
@@ -183,6 +183,11 @@ void RouteTable::index_exact_paths(std::span<const RouteConfig> routes) {
     slots_[slot] = e + 1;
   }
 }
+bool is_health_route(const RouteMatch& match, std::string_view health_path) noexcept {
+  return match.path_kind == RouteMatch::PathKind::exact && !health_path.empty() &&
+         match.path == health_path;
+}
+
 std::string_view non_origin_path(std::string_view target) noexcept {
   assert(!target.starts_with('/'));  // request_path() handles the origin form
   if (target == "*") return target;

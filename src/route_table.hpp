@@ -104,6 +104,10 @@ class RouteTable {
   bool uses_host_ = false;
 };
 
+// True when a route with this match is the health route of health_path
+// (Config::health.path, "" for none): its exact path is that path.
+bool is_health_route(const RouteMatch& match, std::string_view health_path) noexcept;
+
 // The path a route compares, taken from a request target without copying
 // (RFC 9112 §3.2): origin-form "/a/b?x" -> "/a/b"; absolute-form
 // "http://h/a?b" -> "/a" ("http://h" -> "/", RFC 9110 §4.2.3);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "route_table.hpp"
 #include "supervisor.hpp"
 #include "version.hpp"
 
@@ -21,17 +22,21 @@ double now_seconds() {
 }
 
 // The request table's shape for a configuration: its routes by name in
-// file order (route_of numbers them so), and every status it can answer
-// with (503 for a failing health route).
+// file order (route_of numbers them so), and what each row answers with: a
+// route its response's status (and 503 while the health route fails), the
+// unrouted row the top-level response's and hellod's own error statuses.
 std::shared_ptr<const MetricsLayout> layout_for(const Config& config) {
   std::vector<std::string> names;
-  std::vector<int> statuses{config.response.status};
+  std::vector<std::vector<int>> answered;
   for (const RouteConfig& route : config.routes) {
     names.push_back(route.name);
-    statuses.push_back(route.response.status);
+    answered.push_back({route.response.status});
+    if (is_health_route(route.match, config.health.path)) answered.back().push_back(503);
   }
-  if (!config.health.path.empty()) statuses.push_back(503);
-  return std::make_shared<const MetricsLayout>(std::move(names), statuses);
+  std::vector<int> unrouted(kOwnStatuses.begin(), kOwnStatuses.end());
+  unrouted.push_back(config.response.status);
+  answered.push_back(std::move(unrouted));
+  return std::make_shared<const MetricsLayout>(std::move(names), std::vector<int>{}, answered);
 }
 
 }  // namespace

@@ -49,8 +49,8 @@ def samples(text):
 
 
 def value(parsed, name, **labels):
-    """One sample's value; 0 when the series is absent (hellod exports
-    only the request series that have counted something)."""
+    """One sample's value; 0 when the series is absent (a request series
+    outside what the configuration answers appears once it counts)."""
     return parsed.get((name, frozenset(labels.items())), 0.0)
 
 

@@ -193,6 +193,16 @@ class MetricsRoutesTest(HellodTestCase):
         its 503s."""
         server = self.start(ROUTES)
         address = metrics_address(server)
+        # Before any request, every series the configuration can answer is there at 0, as
+        # Prometheus advises for known label values: rate() and absent() see it from the start.
+        parsed = samples(scrape(address))
+        answerable = [("health", "200"), ("health", "503"), ("api", "201"), ("", "200"),
+                      ("", "400"), ("", "408"), ("", "431")]
+        self.assertEqual({cell: parsed.get(("hellod_http_requests_total",
+                                            frozenset({("route", cell[0]), ("code", cell[1])})))
+                          for cell in answerable}, {cell: 0 for cell in answerable})
+        self.assertNotIn(("hellod_http_requests_total",
+                          frozenset({("route", "api"), ("code", "503")})), parsed)
         for path, status in [("/healthz", 200), ("/api/x", 201), ("/api/y", 201), ("/other", 200)]:
             self.assertEqual(get(("127.0.0.1", server.port), path)[0], status, path)
         with server.connect(timeout=10) as sock:

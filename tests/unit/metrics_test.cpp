@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "metrics_registry.hpp"
 
@@ -55,6 +59,23 @@ TEST(MetricsLayout, EqualityIsLabelsAndCodes) {
   EXPECT_EQ(MetricsLayout({}, {200}), MetricsLayout({}, {200, 400}));  // 400 is hellod's own
   EXPECT_FALSE(MetricsLayout({}, {200}) == MetricsLayout({}, {204}));
   EXPECT_FALSE(MetricsLayout({"a"}, {200}) == MetricsLayout({"b"}, {200}));
+}
+
+TEST(MetricsLayout, AnsweredCellsAreByRow) {
+  const MetricsLayout l({"health", "api"}, {}, {{200, 503}, {201}, {200, 400, 400}});
+  using Cell = std::pair<std::uint32_t, std::uint16_t>;
+  const std::vector<Cell> expected{{0, l.column(200)},
+                                   {0, l.column(503)},
+                                   {1, l.column(201)},
+                                   {2, l.column(200)},
+                                   {2, l.column(400)}};
+  std::vector<Cell> sorted = expected;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(l.answered(), sorted);
+  EXPECT_EQ(l.code(l.column(201)), 201);  // an answered status gets its column
+  // Same labels and codes, another answer: another layout (a reload that
+  // moves health.path must re-seed its 503).
+  EXPECT_FALSE(l == MetricsLayout({"health", "api"}, {}, {{200}, {201, 503}, {200, 400}}));
 }
 
 TEST(MetricsBlock, IsCacheLineAligned) {
@@ -169,6 +190,28 @@ TEST(MetricsRegistry, RetiredBlocksAreFoldedOnceReleased) {
   EXPECT_EQ(totals.accepted, 1U);
   EXPECT_EQ(totals.open(), 0U);
   EXPECT_EQ(registry.collect().requests, totals.requests);
+}
+
+// The series the configuration in force answers with are there at 0 before
+// they count; a renamed route's are not seeded again (only what it counted stays).
+TEST(MetricsRegistry, CollectSeedsTheAnsweredSeries) {
+  MetricsRegistry registry(1);
+  auto old_blocks = registry.use_layout(
+      std::make_shared<const MetricsLayout>(std::vector<std::string>{"a", "b"}, std::vector<int>{},
+                                            std::vector<std::vector<int>>{{200}, {503}, {400}}));
+  old_blocks->of(0).count_request(0, 200, 1);
+  MetricsTotals totals = registry.collect();
+  const std::map<std::pair<std::string, int>, std::uint64_t> before{
+      {{"a", 200}, 1}, {{"b", 503}, 0}, {{"", 400}, 0}};
+  EXPECT_EQ(totals.requests, before);
+  const auto new_blocks = registry.use_layout(
+      std::make_shared<const MetricsLayout>(std::vector<std::string>{"a", "c"}, std::vector<int>{},
+                                            std::vector<std::vector<int>>{{200}, {201}, {400}}));
+  old_blocks.reset();
+  totals = registry.collect();
+  const std::map<std::pair<std::string, int>, std::uint64_t> after{
+      {{"a", 200}, 1}, {{"c", 201}, 0}, {{"", 400}, 0}};
+  EXPECT_EQ(totals.requests, after);
 }
 
 // One writer per block, a scraper on another thread: every scrape sees
