@@ -359,28 +359,49 @@ class Bench:
                   f"{close_total / connections:.2f} per one-shot connection", flush=True)
 
     def profile_keepalive(self, server):
-        """perf record -g of the server while wrk runs keep-alive: (wrk entry, {place: ns})."""
+        """perf record -g of the server while wrk runs keep-alive: (wrk entry, with
+        how often the server slept per request, {place: ns})."""
         data = os.path.join(server.dir, "perf.data")
-        recorder = subprocess.Popen(
-            kernel_profile.record_command(data, server.all_pids(), self.args.perf_frequency),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        slept = servers.sleeps(server.serving_pids())
+        entry = self.wrk_under(server, kernel_profile.record_command(
+            data, server.all_pids(), self.args.perf_frequency),
+            lambda: os.path.exists(data) and os.path.getsize(data) > 0)
+        entry["sleeps_per_request"] = (servers.sleeps(server.serving_pids()) - slept) / \
+            entry["requests"]
+        return entry, kernel_profile.read_recording(data)
+
+    def count_keepalive_calls(self, server):
+        """perf stat of the server's system calls while wrk runs keep-alive:
+        {call name: calls per request}."""
+        output, control, ack = (os.path.join(server.dir, name)
+                                for name in ("perf-stat.csv", "perf-control", "perf-ack"))
+        for fifo in (control, ack):
+            os.mkfifo(fifo)
+        entry = self.wrk_under(
+            server, kernel_profile.count_command(output, server.all_pids(), control, ack),
+            lambda: kernel_profile.enable_counting(control, ack))
+        return {name: count / entry["requests"]
+                for name, count in kernel_profile.read_counts(output).items()}
+
+    def wrk_under(self, server, perf_command, attached):
+        """wrk keep-alive for --perf-seconds while perf_command watches the server."""
+        recorder = subprocess.Popen(perf_command, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
         self.live.append(recorder)
         try:
-            # perf writes the file's header once it has attached.
-            wait_for(lambda: os.path.exists(data) and os.path.getsize(data) > 0, 20,
-                     "perf record to attach")
-            entry = self.wrk(server, "keepalive", self.args.perf_seconds, 1)
+            wait_for(attached, 20, "perf to attach")
+            return self.wrk(server, "keepalive", self.args.perf_seconds, 1)
         finally:
             recorder.send_signal(signal.SIGINT)
             recorder.wait(60)
             self.live.remove(recorder)
-        return entry, kernel_profile.read_recording(data)
 
     def run_kernel(self):
         for server in self.servers_for(1):
             self.start(server)
             try:
                 entry, places = self.profile_keepalive(server)
+                calls = self.count_keepalive_calls(server)
             finally:
                 self.stop(server)
             requests = entry["requests"]
@@ -388,11 +409,13 @@ class Bench:
             self.summary.setdefault("kernel", {})[server.name] = {
                 "requests": requests, "us_per_request_by_place": by_place,
                 "sampled_us_per_request": sum(by_place.values()),
+                "calls_per_request": calls,
+                "sleeps_per_request": entry["sleeps_per_request"],
                 "user_us_per_request": entry["user_us_per_request"],
                 "system_us_per_request": entry["system_us_per_request"]}
             print(f"  {server.name}: {sum(by_place.values()):.2f} µs sampled per keep-alive "
-                  f"request, {by_place.get(kernel_profile.USER, 0):.2f} of it in user space",
-                  flush=True)
+                  f"request, {by_place.get(kernel_profile.USER, 0):.2f} of it in user space; "
+                  f"{calls.get('epoll_wait', 0):.3f} epoll_wait calls per request", flush=True)
 
     def callgrind_measure(self, factory, key, requests):
         """Instructions per keep-alive request of a fresh server under callgrind.

@@ -154,12 +154,29 @@ def kernel_rows(summary, limit=12):
     for place in ranked + ["total sampled"]:
         values = {s: (kernel[s]["sampled_us_per_request"] if place == "total sampled"
                       else cost(s, place) or 0.0) if s in kernel else None for s in SERVERS}
-        difference = (values["hellod"] - values["nginx"]
-                      if values["hellod"] is not None and values["nginx"] is not None else None)
-        rows.append([place] + [f"{values[s]:.3f}" if values[s] is not None else "n/a"
-                               for s in SERVERS]
-                    + [f"{difference:+.3f}" if difference is not None else ""])
+        rows.append(difference_row(place, values))
+    # The loop's wait: how often each server calls it, what a call costs
+    # (the first run's time over the second run's count), and how often it
+    # found nothing ready and put the thread to sleep (the first run's).
+    calls = {s: kernel[s].get("calls_per_request", {}).get("epoll_wait") if s in kernel else None
+             for s in SERVERS}
+    if any(calls.values()):
+        rows.append(difference_row("epoll_wait calls per request (perf stat)", calls))
+        per_call = {s: (cost(s, "epoll_wait") or 0.0) / calls[s] if calls[s] else None
+                    for s in SERVERS}
+        rows.append(difference_row("epoll_wait µs per call", per_call))
+    sleeps = {s: kernel[s].get("sleeps_per_request") if s in kernel else None for s in SERVERS}
+    if any(value is not None for value in sleeps.values()):
+        rows.append(difference_row("sleeps per request (blocking epoll_wait)", sleeps))
     return rows
+
+
+def difference_row(label, values):
+    """label, each server's value and hellod minus nginx."""
+    difference = (values["hellod"] - values["nginx"]
+                  if values["hellod"] is not None and values["nginx"] is not None else None)
+    return ([label] + [f"{values[s]:.3f}" if values[s] is not None else "n/a" for s in SERVERS]
+            + [f"{difference:+.3f}" if difference is not None else ""])
 
 
 def format_kernel_table(summary):

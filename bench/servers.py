@@ -10,6 +10,7 @@ Every server answers GET /p1 (the path every client asks for) with 200,
 Content-Type "text/plain; charset=utf-8" and BODY.
 """
 
+import glob
 import os
 import re
 import signal
@@ -81,6 +82,22 @@ def written_bytes(pids):
         except FileNotFoundError:
             continue
         total += int(match.group(1)) if match else 0
+    return total
+
+
+def sleeps(pids):
+    """Times the given processes' threads blocked (voluntary_ctxt_switches of
+    /proc/PID/task/TID/status): for an event loop, an epoll_wait that found
+    nothing ready and slept until a client woke it."""
+    total = 0
+    for pid in pids:
+        for status in glob.glob(f"/proc/{pid}/task/*/status"):
+            try:
+                with open(status) as f:
+                    match = re.search(r"^voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M)
+            except FileNotFoundError:
+                continue  # a thread that ended
+            total += int(match.group(1)) if match else 0
     return total
 
 
