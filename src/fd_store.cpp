@@ -112,6 +112,9 @@ class Planner {
     for (const std::size_t i : stored) {
       if (!plan_.activated.empty()) {
         plan_.released.push_back({i, "the socket unit's sockets are served instead"});
+      } else if (!plan_.reserved.empty() && is_metrics_name(passed_[i].name)) {
+        // open_metrics serves the reserved one; a stored one would only hold its port.
+        plan_.released.push_back({i, "the socket unit's \"metrics\" socket is served instead"});
       } else if (std::optional<std::string> refused = adopt(i)) {
         plan_.released.push_back({i, std::move(*refused)});
       }

@@ -88,7 +88,8 @@ struct StartPlan {
 // sockets, or stored ones that match a listen: entry), released (stored ones
 // that match nothing: the entry is gone, the socket is not bound where its
 // name says, is not a listening stream socket, is a unix socket whose file
-// is gone, or repeats a name), or left
+// is gone, or repeats a name; and stored metrics sockets when a socket unit
+// passes "metrics", which serves the metrics instead), or left
 // alone (reserved names). A stored socket is taken back only when its real
 // address is the entry's (any port for port 0, the same one for all of an
 // entry's sockets) and it is of the entry's kind.

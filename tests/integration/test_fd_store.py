@@ -356,6 +356,31 @@ class FdStoreTest(HellodTestCase):
         self.assertEqual(receiver.store_names(), ["hellod-0-127.0.0.1%3A0"])
         self.assertTrue(refused(socket.AF_INET, scrape_address), "the metrics socket still listens")
 
+    def test_stored_metrics_socket_goes_when_a_socket_unit_passes_metrics(self):
+        """A restart that now also gets a socket unit's "metrics" socket serves the metrics
+        there, and removes and closes the metrics socket the store kept from the run before
+        (it would only hold its port); the public listener's stored socket is taken back."""
+        receiver = self.store()
+        config = 'metrics: {listen: ["127.0.0.1:0"]}\n'
+        first = self.start(config, env=receiver.env)
+        receiver.wait_key("READY")
+        stored_scrape = metrics_address(first)
+        self.assertEqual(first.stop(), 0)
+        unit = listening_socket()
+        self.addCleanup(unit.close)
+        second = self.start_stored(config, receiver, extra=[unit], extra_names=["metrics"])
+        unit_address = unit.getsockname()
+        unit.close()
+        receiver.wait_key("READY", "1", count=2)
+        self.assertRegex(second.log(), r"closing stored socket hellod-metrics-0-127\.0\.0\.1%3A0 "
+                                       r"\(127\.0\.0\.1:\d+\): the socket unit's \"metrics\" "
+                                       r"socket is served instead")
+        self.assertEqual([m["FDNAME"] for m in receiver.with_key("FDSTOREREMOVE")],
+                         ["hellod-metrics-0-127.0.0.1%3A0"])
+        self.assertTrue(refused(socket.AF_INET, stored_scrape), "the stored metrics socket listens")
+        self.assertEqual(metrics_get(unit_address)[0], 200)
+        self.assertEqual(get(socket.AF_INET, ("127.0.0.1", second.port)), 200)
+
     # -- reload ------------------------------------------------------------------
 
     def test_reload_keeps_the_store_in_step(self):

@@ -281,5 +281,24 @@ TEST(PlanStart, MetricsSocketsAreAdoptedForMetricsEntriesOnly) {
   EXPECT_EQ(off.released[0].reason, "no metrics.listen entry has this name");
 }
 
+// A socket unit's "metrics" socket serves the metrics: a stored metrics
+// socket (from a run without it) would only hold its port, so it goes back.
+TEST(PlanStart, StoredMetricsSocketsGoWhenTheSocketUnitPassesMetrics) {
+  const ListenAddress pub = tcp4("127.0.0.1", 0);
+  const ListenAddress met = tcp4("127.0.0.1", 0);
+  const std::vector<Passed> passed{
+      stored(pub, 0, "127.0.0.1:4000"),
+      Passed{stored_metrics_name(met), "127.0.0.1:5000", false},
+      Passed{"metrics", "127.0.0.1:9100", false},
+  };
+  const StartPlan plan = plan_start(passed, {pub}, {met});
+  EXPECT_EQ(plan.reserved, (std::vector<std::size_t>{2}));
+  ASSERT_EQ(plan.adopted[0].size(), 1U);  // the public listener's stay
+  EXPECT_TRUE(plan.adopted_metrics[0].empty());
+  ASSERT_EQ(plan.released.size(), 1U);
+  EXPECT_EQ(plan.released[0].passed, 1U);
+  EXPECT_EQ(plan.released[0].reason, "the socket unit's \"metrics\" socket is served instead");
+}
+
 }  // namespace
 }  // namespace hellod::fd_store
