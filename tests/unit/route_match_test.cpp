@@ -7,27 +7,14 @@
 #include <vector>
 
 #include "config.hpp"
+#include "route_configs.hpp"
 
 namespace hellod {
 namespace {
 
-using Kind = RouteMatch::PathKind;
-
-RouteConfig route(Kind kind, std::string path, std::vector<std::string> methods = {},
-                  std::string host = {}) {
-  RouteConfig r;
-  r.match = RouteMatch{kind, std::move(path), std::move(methods), std::move(host)};
-  return r;
-}
-RouteConfig exact(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::exact, std::move(path), std::move(methods), std::move(host));
-}
-RouteConfig prefix(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::prefix, std::move(path), std::move(methods), std::move(host));
-}
-RouteConfig any(std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::any, "", std::move(methods), std::move(host));
-}
+using test::any;
+using test::exact;
+using test::prefix;
 
 // --- hosts ----------------------------------------------------------------
 

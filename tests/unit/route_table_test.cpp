@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "route_configs.hpp"
 #include "route_match.hpp"
 
 // Every operator new in this test binary is counted, so a test can prove
@@ -44,21 +45,9 @@ namespace {
 using Kind = RouteMatch::PathKind;
 constexpr std::size_t kNone = RouteTable::kNoRoute;
 
-RouteConfig route(Kind kind, std::string path, std::vector<std::string> methods = {},
-                  std::string host = {}) {
-  RouteConfig r;
-  r.match = RouteMatch{kind, std::move(path), std::move(methods), std::move(host)};
-  return r;
-}
-RouteConfig exact(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::exact, std::move(path), std::move(methods), std::move(host));
-}
-RouteConfig prefix(std::string path, std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::prefix, std::move(path), std::move(methods), std::move(host));
-}
-RouteConfig any(std::vector<std::string> methods = {}, std::string host = {}) {
-  return route(Kind::any, "", std::move(methods), std::move(host));
-}
+using test::any;
+using test::exact;
+using test::prefix;
 
 // --- request_path ---------------------------------------------------------
 
