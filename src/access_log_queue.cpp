@@ -70,8 +70,10 @@ PackedHeader header_of(const AccessRecord& record,
 // The ring is left uninitialised: only bytes a record (or a wrap marker)
 // wrote are ever read, and zeroing it would make a mebibyte per worker
 // resident even while log.access is off.
-AccessLogQueue::AccessLogQueue(std::size_t capacity)
-    : capacity_(capacity), ring_(std::make_unique_for_overwrite<unsigned char[]>(capacity)) {
+AccessLogQueue::AccessLogQueue(std::size_t capacity, Doorbell* doorbell)
+    : capacity_(capacity),
+      ring_(std::make_unique_for_overwrite<unsigned char[]>(capacity)),
+      doorbell_(doorbell) {
   assert(capacity >= (std::size_t{64} << 10) && (capacity & (capacity - 1)) == 0);
 }
 
@@ -116,6 +118,7 @@ bool AccessLogQueue::try_push(const AccessRecord& record) {
     out += field.size();
   }
   head_.store(position + size, std::memory_order_release);
+  if (doorbell_ != nullptr) doorbell_->ring();
   return true;
 }
 

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "access_log.hpp"
+#include "doorbell.hpp"
 
 namespace hellod {
 
@@ -26,8 +27,9 @@ class AccessLogQueue {
   static constexpr std::size_t kMaxFieldBytes = 4096;
   static constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
 
-  // capacity: bytes of the ring, a power of two of at least 64 KiB.
-  explicit AccessLogQueue(std::size_t capacity = kDefaultCapacity);
+  // capacity: bytes of the ring, a power of two of at least 64 KiB. Each
+  // record pushed rings doorbell (when given), for a consumer that sleeps.
+  explicit AccessLogQueue(std::size_t capacity = kDefaultCapacity, Doorbell* doorbell = nullptr);
   AccessLogQueue(const AccessLogQueue&) = delete;
   AccessLogQueue& operator=(const AccessLogQueue&) = delete;
   ~AccessLogQueue() = default;
@@ -55,6 +57,11 @@ class AccessLogQueue {
     return visited;
   }
 
+  // Consumer: nothing is queued.
+  [[nodiscard]] bool empty() const {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed);
+  }
+
   // Records dropped so far (any thread).
   [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
@@ -66,6 +73,7 @@ class AccessLogQueue {
 
   std::size_t capacity_;
   std::unique_ptr<unsigned char[]> ring_;
+  Doorbell* doorbell_;
   // Each index on a cache line of its own: the producer writes head_ and
   // dropped_, the consumer tail_.
   alignas(64) std::atomic<std::uint64_t> head_{0};

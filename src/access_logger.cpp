@@ -6,6 +6,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace hellod {
@@ -26,7 +27,7 @@ AccessLogger::~AccessLogger() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  doorbell_.wake();
   thread_.join();
 }
 
@@ -37,7 +38,7 @@ AccessLogQueue* AccessLogger::queue(unsigned worker) {
 
 void AccessLogger::start() {
   for (unsigned i = 0; i < workers_; ++i)
-    queues_.push_back(std::make_unique<AccessLogQueue>(options_.queue_capacity));
+    queues_.push_back(std::make_unique<AccessLogQueue>(options_.queue_capacity, &doorbell_));
   batch_.reserve(kBatchBytes * 2);
   // The thread sees the queues: they are complete before it starts.
   thread_ = std::thread([this] { run(); });
@@ -47,11 +48,12 @@ void AccessLogger::flush() {
   if (!thread_.joinable()) return;
   std::unique_lock lock(mutex_);
   const std::uint64_t wanted = ++flush_requests_;
-  wake_.notify_one();
+  doorbell_.wake();
   flushed_.wait(lock, [&] { return flushes_done_ >= wanted; });
 }
 
 void AccessLogger::run() {
+  auto last_record = std::chrono::steady_clock::now();
   for (;;) {
     std::uint64_t flush_request = 0;
     bool stopping = false;
@@ -61,20 +63,37 @@ void AccessLogger::run() {
       stopping = stopping_;
     }
     const std::size_t written = drain_all();
-    warn_about_drops(std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    warn_about_drops(now);
     {
-      std::unique_lock lock(mutex_);
+      std::lock_guard lock(mutex_);
       flushes_done_ = flush_request;
       flushed_.notify_all();
       if (stopping) return;  // drained after stopping_ was seen: nothing is left
-      // Workers never signal (that would cost them a syscall per record):
-      // while records flow the thread drains back to back, idle it polls.
-      if (written == 0) {
-        wake_.wait_for(lock, options_.idle_poll,
-                       [&] { return stopping_ || flush_requests_ != flushes_done_; });
-      }
+    }
+    // While records flow the thread drains back to back.
+    if (written != 0) {
+      last_record = now;
+    } else {
+      wait_for_records(last_record);
     }
   }
+}
+
+// Polls for a while after the last record, since a worker's next one
+// usually follows soon; then sleeps until one rings the doorbell (or a stop
+// or a flush wakes it), so an idle or access-log-less hellod costs nothing.
+void AccessLogger::wait_for_records(std::chrono::steady_clock::time_point last_record) {
+  if (std::chrono::steady_clock::now() - last_record < options_.sleep_after) {
+    doorbell_.wait_for(options_.idle_poll);
+  } else {
+    doorbell_.sleep([this] { return queues_empty(); });
+  }
+}
+
+bool AccessLogger::queues_empty() const {
+  return std::all_of(queues_.begin(), queues_.end(),
+                     [](const auto& queue) { return queue->empty(); });
 }
 
 std::size_t AccessLogger::drain_all() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "access_log_queue.hpp"
+#include "doorbell.hpp"
 
 namespace hellod {
 
@@ -28,7 +29,12 @@ class AccessLogger {
     Sink sink = Sink::stream;
     int fd = 2;  // the stream: stderr
     std::size_t queue_capacity = AccessLogQueue::kDefaultCapacity;
+    // Idle, the thread looks at the queues this often (workers do not
+    // signal it: that would cost them a system call per record), and after
+    // sleep_after without a record it sleeps until a worker's next record
+    // rings its doorbell: an idle hellod does not wake up for its log.
     std::chrono::milliseconds idle_poll{10};
+    std::chrono::milliseconds sleep_after{1'000};
     std::chrono::milliseconds drop_warning_interval{10'000};
   };
 
@@ -39,8 +45,8 @@ class AccessLogger {
   ~AccessLogger();
 
   // Worker i's queue. The queues and the thread are created at the first
-  // call (when log.access is first on), on the caller's thread; hand the
-  // pointer to the worker through Worker::post so it is published safely.
+  // call, on the caller's thread; hand the pointer to the worker before it
+  // starts, or through Worker::post, so it is published safely.
   AccessLogQueue* queue(unsigned worker);
 
   // Test hook: waits until everything queued before the call is written.
@@ -49,6 +55,8 @@ class AccessLogger {
  private:
   void start();
   void run();
+  void wait_for_records(std::chrono::steady_clock::time_point last_record);
+  [[nodiscard]] bool queues_empty() const;
   std::size_t drain_all();
   void write_record(const AccessRecord& record);
   void write_out();
@@ -60,8 +68,8 @@ class AccessLogger {
   std::string batch_;  // logger thread only
   std::uint64_t drops_reported_ = 0;
   std::chrono::steady_clock::time_point last_warning_{};
+  Doorbell doorbell_;  // rung by the queues, stop and flush
   std::mutex mutex_;
-  std::condition_variable wake_;
   std::condition_variable flushed_;
   bool stopping_ = false;             // guarded by mutex_
   std::uint64_t flush_requests_ = 0;  // guarded by mutex_

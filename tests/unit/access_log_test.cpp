@@ -329,6 +329,31 @@ TEST(AccessLogger, WritesEveryWorkersRecordsInTheirFormat) {
   EXPECT_EQ(pipe.read_all(), text_of(sample_record()) + json_of(record));
 }
 
+// Idle, the logger sleeps with no timeout: each record must wake it by
+// itself (polling here would take an hour). One record at a time, so the
+// push races the logger going to sleep every time.
+TEST(AccessLogger, EachRecordWakesASleepingLogger) {
+  Pipe pipe;
+  AccessLogger::Options options{AccessLogger::Sink::stream, pipe.write_end(),
+                                std::size_t{64} << 10};
+  options.idle_poll = std::chrono::hours(1);
+  options.sleep_after = std::chrono::milliseconds(0);
+  AccessLogger logger(1, options);
+  AccessLogQueue* queue = logger.queue(0);
+  const std::string line = text_of(sample_record());
+  std::string written;
+  for (int i = 1; i <= 200; ++i) {
+    ASSERT_TRUE(queue->try_push(sample_record()));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (written.size() < line.size() * static_cast<std::size_t>(i)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "record " << i << " was not written";
+      written += pipe.read_all();
+      std::this_thread::yield();
+    }
+  }
+  EXPECT_EQ(written.size(), line.size() * 200);
+}
+
 // A sink that takes nothing (a full pipe) blocks only the logger thread:
 // the worker side keeps returning at once and drops.
 TEST(AccessLogger, ASlowSinkNeverBlocksTheProducer) {
