@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "thread_name.hpp"
+
 namespace hellod {
 namespace {
 
@@ -42,6 +44,7 @@ void AccessLogger::start() {
   batch_.reserve(kBatchBytes * 2);
   // The thread sees the queues: they are complete before it starts.
   thread_ = std::thread([this] { run(); });
+  name_thread(thread_, "hellod-logger");
 }
 
 void AccessLogger::flush() {

@@ -14,6 +14,7 @@
 #include "listener.hpp"
 #include "log.hpp"
 #include "monotonic.hpp"
+#include "thread_name.hpp"
 
 namespace hellod {
 namespace {
@@ -101,6 +102,7 @@ Status Worker::start(std::vector<ListenSocket> sockets, std::function<void()> on
       spdlog::error("worker {}: loop closed with handles open", index_);
     finished();
   });
+  name_thread(thread_, "hellod-worker" + std::to_string(index_));
   return Done{};
 }
 
