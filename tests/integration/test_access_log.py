@@ -111,7 +111,6 @@ class JsonAccessLogTest(HellodTestCase):
         server.wait_log(r'"GET /after-2 HTTP/1\.1" 200 ')
 
 
-@unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
 def logger_wakeups(pid):
     """How often hellod's logger thread (named hellod-logger) has blocked and
     been woken so far: voluntary_ctxt_switches in its /proc task status. Only
@@ -151,6 +150,7 @@ class IdleLoggerTest(HellodTestCase):
                  5, what="the access line of the request sent to a sleeping logger")
 
 
+@unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
 class JournalAccessLogTest(HellodTestCase):
     """Access records in the journal carry structured fields, so that
     `journalctl -u hellod HTTP_STATUS=503` selects them."""
