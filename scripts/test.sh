@@ -11,7 +11,10 @@ scripts/install-deps.sh test
 cmake -S . -B build/test -DHELLOD_WERROR=ON -DHELLOD_TEST_HOOKS=ON
 cmake --build build/test -j"$(nproc)"
 scripts/lint.sh build/test
-ctest --test-dir build/test --output-on-failure -LE e2e
+# Tests run two at a time (one per core): the integration tests spend most of
+# their time waiting on hellod (timeouts, reloads, drains), so this halves
+# the stage's wall time; each test uses its own ports and files.
+ctest --test-dir build/test --output-on-failure -LE e2e -j"$(nproc)"
 
 # Sanitizers. Reports from hellod children of the integration tests go to
 # files (log_path), which the harness turns into test failures; any file left
@@ -39,7 +42,7 @@ sanitized_suite() (  # $1: build dir, $2: HELLOD_SANITIZE, then one ctest select
   status=0
   for selection in "$@"; do
     # shellcheck disable=SC2086  # a selection is several ctest arguments
-    ctest --test-dir "$build" --output-on-failure $selection || status=1
+    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" $selection || status=1
   done
   no_sanitizer_reports "$HELLOD_SANITIZER_REPORTS" || status=1
   return $status
