@@ -21,6 +21,7 @@
 #include "monotonic.hpp"
 #include "reply.hpp"
 #include "request_driver.hpp"
+#include "socket_calls.hpp"
 
 namespace hellod {
 namespace {
@@ -54,7 +55,7 @@ bool Connection::start(int fd, bool unix_socket) {
 // (recv(2): a socket call, without read(2)'s VFS layer).
 void Connection::read_at_once() {
   const uv_buf_t buf = loop_.read_buf();
-  const ssize_t nread = ::recv(fd_, buf.base, buf.len, 0);
+  const ssize_t nread = receive(fd_, buf.base, buf.len, 0);
   if (nread > 0) {
     on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
   } else if (nread == 0) {
@@ -147,7 +148,7 @@ void Connection::drain() {
 // Whether the client's bytes wait in the socket, unread (recv(2) MSG_PEEK).
 bool Connection::input_waiting() {
   char byte = 0;
-  return ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  return receive(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void Connection::on_read(std::string_view data) {

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "socket_calls.hpp"
+
 namespace hellod {
 namespace {
 
@@ -47,7 +49,7 @@ ssize_t OutputBatch::try_write(int fd) {
   message.msg_iovlen = bufs_.size();
   ssize_t written = 0;
   do {
-    written = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    written = send_message(fd, &message, MSG_NOSIGNAL);
   } while (written < 0 && errno == EINTR);
   if (written >= 0) return written;
   return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;  // libuv's codes are -errno on Unix
