@@ -19,9 +19,9 @@
 #include "connection_internal.hpp"
 #include "log.hpp"
 #include "monotonic.hpp"
+#include "nocancel.hpp"
 #include "reply.hpp"
 #include "request_driver.hpp"
-#include "socket_calls.hpp"
 
 namespace hellod {
 namespace {
@@ -44,16 +44,18 @@ bool Connection::start(int fd, bool unix_socket) {
   // RFC 9112 sets no limit; like h2o and nginx, a silent client is timed out.
   enter(Phase::head, Wait::header);
   reading_ = true;
-  if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_at_once(); });
+  if (!unix_socket) ConnectionCallbacks::guarded(*this, [this] { read_input(); });
   if (phase_ == Phase::closed) return !attached_;
   static_cast<void>(attach());  // on failure it closes itself, unattached or through libuv
   return phase_ == Phase::closed && !attached_;
 }
 
 // A client usually sends its request right after connecting, so by the time
-// hellod accepts, the bytes are there: read them on the bare descriptor
-// (recv(2): a socket call, without read(2)'s VFS layer).
-void Connection::read_at_once() {
+// hellod accepts, the bytes are there: start() reads them on the bare
+// descriptor. An attached connection reads the same way when the worker's
+// InputSet reports input (recv(2): a socket call, without read(2)'s VFS
+// layer).
+void Connection::read_input() {
   const uv_buf_t buf = loop_.read_buf();
   const ssize_t nread = receive(fd_, buf.base, buf.len, 0);
   if (nread > 0) {
@@ -65,7 +67,8 @@ void Connection::read_at_once() {
   }
 }
 
-// Hands the descriptor to libuv, for a connection that must wait. Idempotent;
+// Gives the descriptor a libuv handle, for a connection that must wait, and
+// watches it for input if that is wanted. Idempotent;
 // false when that failed and the connection closed itself.
 bool Connection::attach() {
   if (attached_) return true;
@@ -111,6 +114,13 @@ void Connection::close(CloseReason reason) {
     // Still within start(), which tells its caller to free us.
     static_cast<void>(::close(fd_));  // close(2) releases the descriptor even when it fails
   }
+}
+
+void Connection::on_input() {
+  // Closed, or reading stopped, by an event earlier in the same batch.
+  if (phase_ == Phase::closed || !reading_) return;
+  assert(attached_);
+  ConnectionCallbacks::guarded(*this, [this] { read_input(); });
 }
 
 void Connection::on_deadline() {

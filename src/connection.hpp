@@ -23,11 +23,14 @@ struct Reply;
 // the client or the limits say so. Idle, it owns no buffer at all.
 //
 // A new connection starts on its bare descriptor: a client whose request is
-// already there is answered with read(2) and writev(2), and one that then
-// closes is closed with close(2), libuv never involved (no epoll_ctl). Only a
-// connection that must wait, for input or for the socket to take output, is
-// handed to libuv (attach()). That is the shape of a health check or an
-// HTTP/1.0 client: four system calls with accept4.
+// already there is answered with recv(2) and sendmsg(2), and one that then
+// closes is closed with close(2), never registered anywhere (no epoll_ctl).
+// That is the shape of a health check or an HTTP/1.0 client: four system
+// calls with accept4. Only a connection that must wait, for input or for
+// the socket to take output, is attached (attach()): a libuv handle on its
+// descriptor for writes that wait, shutdown and closing, and the
+// descriptor in the worker's InputSet while input is wanted, read with the
+// same recv(2) when reported (on_input()).
 //
 // Lifetime: created by its owner on accept. One that ends within start()
 // is freed by the owner right after (start() says so); any other only in its
@@ -53,6 +56,10 @@ class Connection : public DeadlineEntry {
 
   // The deadline of the current wait passed (called by Deadlines).
   void on_deadline();
+
+  // The socket has input (or EOF, or an error) while the connection reads
+  // (InputSet). Ignored once closed.
+  void on_input();
 
   // Graceful shutdown: an idle connection closes now, a busy one after the
   // response in progress (which then says Connection: close), and so does
@@ -81,7 +88,7 @@ class Connection : public DeadlineEntry {
 
   struct Pending;
 
-  void read_at_once();
+  void read_input();
   bool attach();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
@@ -135,7 +142,7 @@ class Connection : public DeadlineEntry {
   std::uint64_t read_ns_ = 0;  // monotonic_ns() of the read that brought the current input
   Phase phase_ = Phase::head;
   CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
-  bool reading_ = false;   // input is wanted (uv_read_start is in effect, once attached)
+  bool reading_ = false;   // input is wanted (fd_ is in the InputSet, once attached)
   bool attached_ = false;  // handle_ is a libuv handle on fd_
   bool unix_socket_ = false;
   bool peer_done_ = false;     // the client sent EOF

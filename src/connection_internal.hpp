@@ -61,21 +61,6 @@ struct ConnectionCallbacks {
     assert(connection.phase_ == Connection::Phase::closed || connection.list() != nullptr);
   }
 
-  static void on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    *buf = of(handle).loop_.read_buf();
-  }
-
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    Connection& connection = of(reinterpret_cast<uv_handle_t*>(stream));
-    guarded(connection, [&] {
-      if (nread > 0) {
-        connection.on_read(std::string_view(buf->base, static_cast<std::size_t>(nread)));
-      } else if (nread < 0) {
-        connection.on_read_error(nread);
-      }
-    });
-  }
-
   static void on_write(uv_write_t* request, int status) {
     auto& connection = *static_cast<Connection*>(request->data);
     guarded(connection, [&] { connection.on_write_done(status); });

@@ -111,13 +111,16 @@ void Connection::resume_input() {
   if (!parked()) start_reading();
 }
 
+// An attached connection's input is watched in the worker's InputSet, not
+// by libuv (see InputSet); its descriptor leaves the set when libuv closes
+// it, so close() has nothing to undo there.
 bool Connection::start_reading() {
   if (!attached_) {
     reading_ = true;  // attach() starts it
     return true;
   }
-  const int status =
-      uv_read_start(stream(), ConnectionCallbacks::on_alloc, ConnectionCallbacks::on_read);
+  assert(!reading_);
+  const int status = loop_.inputs.add(fd_, this);
   reading_ = status == 0;
   if (!reading_) {
     spdlog::debug("read start failed: {}", uv_strerror(status));
@@ -128,12 +131,7 @@ bool Connection::start_reading() {
 
 void Connection::stop_reading() {
   if (!reading_) return;
-  if (!attached_) {
-    reading_ = false;
-    return;
-  }
-  // uv_read_stop cannot fail on a stream (it only clears the read callback).
-  static_cast<void>(uv_read_stop(stream()));
+  if (attached_) loop_.inputs.remove(fd_);
   reading_ = false;
 }
 

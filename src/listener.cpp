@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cassert>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "input_set.hpp"
 #include "listeners.hpp"
 
 namespace hellod {
@@ -18,39 +20,43 @@ namespace hellod {
 Listener::Listener(Worker& worker, std::string name, bool unix_socket, UniqueFd fd)
     : name_(std::move(name)), fd_(std::move(fd)), worker_(worker), unix_socket_(unix_socket) {}
 
-int Listener::start(uv_loop_t* loop, OnReadable on_readable) {
+int Listener::start(InputSet& inputs) {
   assert(!started_);
-  on_readable_ = on_readable;
   if (::listen(fd_.get(), kListenBacklog) < 0) return -errno;
-  const int status = uv_poll_init_socket(loop, &poll_, fd_.get());
+  // accept_one() must not block once the backlog is empty, and an inherited
+  // socket (socket activation, the fd store) may come blocking. The flag is
+  // the open socket's, so the supervisor's and systemd's copies share it, as
+  // they did when libuv polled the socket and set it.
+  int non_blocking = 1;
+  if (::ioctl(fd_.get(), FIONBIO, &non_blocking) < 0) return -errno;
+  const int status = inputs.add(fd_.get(), this);
   if (status < 0) return status;
+  inputs_ = &inputs;
   started_ = true;
-  poll_.data = this;
-  return uv_poll_start(&poll_, UV_READABLE, on_poll);
+  return 0;
 }
 
 void Listener::pause() {
   if (paused_ || closing_) return;
   paused_ = true;
-  // uv_poll_stop cannot fail on an initialised handle.
-  static_cast<void>(uv_poll_stop(&poll_));
+  inputs_->remove(fd_.get());
 }
 
+// A failure leaves the listener paused: a later resume() (a connection
+// ending, the accept retry) tries again.
 void Listener::resume() {
   if (!paused_ || closing_) return;
+  if (const int status = inputs_->add(fd_.get(), this); status < 0) {
+    spdlog::warn("{}: cannot watch for clients again: {}", name_, std::strerror(-status));
+    return;
+  }
   paused_ = false;
-  // Fails only on a closing handle, which closing_ rules out.
-  static_cast<void>(uv_poll_start(&poll_, UV_READABLE, on_poll));
 }
 
 void Listener::close() {
   assert(!closing_);
   closing_ = true;
-  if (!started_) {
-    delete this;  // no handle to wait for: the socket closes with us
-    return;
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_closed);
+  if (started_ && !paused_) inputs_->remove(fd_.get());
 }
 
 void Listener::defer_accept(std::chrono::milliseconds wait) const {
@@ -65,19 +71,6 @@ void Listener::defer_accept(std::chrono::milliseconds wait) const {
 int Listener::accept_one() const {
   const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   return fd >= 0 ? fd : -errno;
-}
-
-void Listener::on_poll(uv_poll_t* handle, int status, int /*events*/) {
-  auto& listener = *static_cast<Listener*>(handle->data);
-  // A poll error (EBADF) cannot happen on a descriptor we own; accept_one()
-  // would report anything the socket itself has to say.
-  if (status < 0 || listener.closing_) return;
-  listener.on_readable_(listener);
-}
-
-// libuv is done with the descriptor: it can close now.
-void Listener::on_closed(uv_handle_t* handle) {
-  delete static_cast<Listener*>(handle->data);
 }
 
 }  // namespace hellod

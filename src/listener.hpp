@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <uv.h>
-
 #include <chrono>
 #include <string>
 
@@ -10,33 +8,32 @@
 
 namespace hellod {
 
+class InputSet;
 class Worker;
 
-// A listening socket watched by one worker's loop. hellod accepts on the
-// descriptor itself (accept4) instead of through a libuv stream, so a client
-// can be answered and closed before libuv ever knows of it (see
-// Connection::start): readiness is all the loop provides.
+// A listening socket watched in one worker's InputSet. hellod accepts on
+// the descriptor itself (accept4), so a client can be answered and closed
+// before libuv ever knows of it (see Connection::start).
 //
-// Lifetime: created by the worker; after close() the poll handle's close
-// callback deletes it (and closes the socket), never earlier.
+// Lifetime: created and deleted by the worker, which after close() keeps it
+// until the events already reported for it have been passed over.
 class Listener {
  public:
-  using OnReadable = void (*)(Listener& listener);
-
   Listener(Worker& worker, std::string name, bool unix_socket, UniqueFd fd);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
   ~Listener() = default;
 
   // listen(2) (again: only the backlog changes for an inherited socket) and
-  // watch for clients; a libuv status.
-  [[nodiscard]] int start(uv_loop_t* loop, OnReadable on_readable);
+  // watch for clients in inputs; -errno on failure.
+  [[nodiscard]] int start(InputSet& inputs);
   // TCP_DEFER_ACCEPT (Timeouts::defer_accept), rounded up to whole seconds;
   // nothing for a unix socket.
   void defer_accept(std::chrono::milliseconds wait) const;
   // Stop and start watching, e.g. at capacity: clients wait in the backlog.
   void pause();
   void resume();
+  // Stops watching for good; the socket closes with the listener.
   void close();
 
   // One pending client's descriptor (non-blocking, close-on-exec), or -errno
@@ -50,14 +47,10 @@ class Listener {
   [[nodiscard]] Worker& worker() const { return worker_; }
 
  private:
-  static void on_poll(uv_poll_t* handle, int status, int events);
-  static void on_closed(uv_handle_t* handle);
-
-  uv_poll_t poll_{};
   std::string name_;
   UniqueFd fd_;
   Worker& worker_;
-  OnReadable on_readable_ = nullptr;
+  InputSet* inputs_ = nullptr;  // once started
   bool unix_socket_;
   bool started_ = false;
   bool paused_ = false;

@@ -10,6 +10,7 @@
 
 #include "access_log_queue.hpp"
 #include "deadlines.hpp"
+#include "input_set.hpp"
 #include "metrics.hpp"
 #include "output_batch.hpp"
 #include "response.hpp"
@@ -53,6 +54,8 @@ class ConnectionOwner {
 struct LoopContext {
   uv_loop_t* loop = nullptr;
   ConnectionOwner* owner = nullptr;
+  // Where connections wait for input (InputSet): read by hellod itself.
+  InputSet inputs;
   // One read takes at most this much; shared by all of a loop's connections,
   // since a read callback finishes before the next one starts.
   std::vector<char> read_buffer;

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "socket_calls.hpp"
+#include "nocancel.hpp"
 
 namespace hellod {
 namespace {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
@@ -24,6 +25,8 @@ constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 constexpr std::uint64_t kEmfileLogIntervalMs = 1000;
 // Clients taken per wakeup of a listener before the loop turns again.
 constexpr unsigned kAcceptBurst = 64;
+// Events taken per wait; more wait for the next turn (level-triggered).
+constexpr std::size_t kEventsPerWait = 256;
 // After accept(2) ran out of descriptors or memory: nginx waits 500 ms.
 constexpr std::uint64_t kAcceptRetryMs = 100;
 
@@ -91,13 +94,14 @@ Status Worker::start(std::vector<ListenSocket> sockets, std::function<void()> on
       close_all_handles();
       uv_run(&loop_, UV_RUN_DEFAULT);
       static_cast<void>(uv_loop_close(&loop_));
+      closed_listeners_.clear();
       return added;
     }
   }
   heartbeat();
   accepting_posts_ = true;
   thread_ = std::thread([this, finished = std::move(on_finished)] {
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    run();
     if (uv_loop_close(&loop_) != 0)
       spdlog::error("worker {}: loop closed with handles open", index_);
     finished();
@@ -110,7 +114,8 @@ Status Worker::init_loop() {
   int status = uv_loop_init(&loop_);
   if (status < 0)
     return Error{fmt::format("cannot start worker {}: {}", index_, uv_strerror(status))};
-  status = uv_async_init(&loop_, &wakeup_, WorkerCallbacks::on_wakeup);
+  status = context_.inputs.open(uv_backend_fd(&loop_));
+  if (status == 0) status = uv_async_init(&loop_, &wakeup_, WorkerCallbacks::on_wakeup);
   if (status == 0)
     status = context_.deadlines.init(&loop_, expire_connection, context_.snapshot->config.timeouts);
   if (status == 0) status = uv_timer_init(&loop_, &date_timer_);
@@ -134,6 +139,46 @@ Status Worker::init_loop() {
   return Done{};
 }
 
+// The worker's loop (see InputSet): sleep in the InputSet until input comes
+// or libuv has something to do, hand the input to its listener or
+// connection, and run libuv's loop once, without waiting, when it does.
+// uv_backend_timeout says when: 0 while libuv has work queued, including
+// interest in a socket it has not told its epoll set about yet (a uv_write
+// the socket did not take at once, a uv_shutdown, the wakeup's eventfd at
+// start), else the time to its next timer. Like libuv's own loop, this
+// brings libuv's clock up to date before the wait and after it, since
+// deadlines and timers count from that clock.
+void Worker::run() {
+  std::array<epoll_event, kEventsPerWait> events{};
+  while (uv_loop_alive(&loop_) != 0) {
+    uv_update_time(&loop_);
+    const int timeout = uv_backend_timeout(&loop_);
+    const int ready = context_.inputs.wait(events, timeout);
+    uv_update_time(&loop_);
+    // ready <= 0: nothing came before the timeout, so libuv has work or a
+    // timer due (or a signal interrupted the wait, which costs one turn).
+    bool libuv_ready = ready <= 0 || timeout == 0;
+    for (int i = 0; i < ready; ++i) libuv_ready |= dispatch(events[static_cast<std::size_t>(i)]);
+    if (libuv_ready) uv_run(&loop_, UV_RUN_NOWAIT);
+    closed_listeners_.clear();  // no event of this batch refers to them any more
+  }
+  closed_listeners_.clear();
+}
+
+// Hands one reported descriptor to its owner; true when it is libuv's.
+bool Worker::dispatch(const epoll_event& event) {
+  const InputSet::Ready ready = InputSet::owner_of(event);
+  if (ready.connection != nullptr) {
+    ready.connection->on_input();
+    return false;
+  }
+  if (ready.listener != nullptr) {
+    if (!ready.listener->closing()) WorkerCallbacks::on_clients(*ready.listener);
+    return false;
+  }
+  return true;
+}
+
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -142,7 +187,7 @@ Status Worker::add_listener(ListenSocket socket) {
   auto* listener = new Listener(*this, socket.name, socket.unix_socket, std::move(socket.fd));
   listeners_.push_back(listener);
   listener->defer_accept(context_.snapshot->config.timeouts.defer_accept);
-  const int status = listener->start(&loop_, WorkerCallbacks::on_clients);
+  const int status = listener->start(context_.inputs);
   if (status < 0) {
     close_listener(listener);
     return Error{fmt::format("cannot listen on {}: {}", socket.name, uv_strerror(status)), -status};
@@ -153,7 +198,8 @@ Status Worker::add_listener(ListenSocket socket) {
 void Worker::close_listener(Listener* listener) {
   if (listener->closing()) return;
   std::erase(listeners_, listener);
-  listener->close();  // frees it, now or from its close callback
+  listener->close();
+  closed_listeners_.emplace_back(listener);  // freed once no event can refer to it
 }
 
 bool Worker::post(std::function<void(Worker&)> task) {

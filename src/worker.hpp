@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <sys/epoll.h>
 #include <uv.h>
 
 #include <atomic>
@@ -69,6 +70,8 @@ class Worker final : public ConnectionOwner {
  private:
   friend struct WorkerCallbacks;
 
+  void run();
+  bool dispatch(const epoll_event& event);
   void run_posted();
   void use_snapshot(std::shared_ptr<const Snapshot> snapshot);
   void attach_observers();
@@ -97,6 +100,7 @@ class Worker final : public ConnectionOwner {
   uv_timer_t accept_retry_{};  // resumes listeners paused by a failed accept(2)
   bool finished_ = false;
   std::vector<Listener*> listeners_;
+  std::vector<std::unique_ptr<Listener>> closed_listeners_;
   std::mutex posted_mutex_;
   std::vector<std::function<void(Worker&)>> posted_;
   bool accepting_posts_ = false;  // guarded by posted_mutex_
