@@ -6,9 +6,11 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import unittest
 
-from hellod_harness import HellodTestCase, sanitizer_reports, wait_for, SANITIZER_REPORTS
+from hellod_harness import (HellodTestCase, recv_until_close, sanitizer_reports, wait_for,
+                            SANITIZER_REPORTS)
 
 BODY_BYTES = 16 << 20
 CLIENTS = 20
@@ -29,9 +31,7 @@ def stable_rss(server, samples=5, interval=0.1, timeout=10):
     return wait_for(settled, timeout, interval, what="RSS to settle")
 
 
-@unittest.skipIf(SANITIZER_REPORTS, "sanitizer allocators keep freed memory in quarantine, "
-                                    "so RSS does not show copies being released")
-class SharedBodyTest(HellodTestCase):
+class LargeBodyTestCase(HellodTestCase):
     def start_with_body(self, size):
         directory = tempfile.mkdtemp(prefix="hellod-body-")
         self.addCleanup(shutil.rmtree, directory, True)
@@ -40,6 +40,31 @@ class SharedBodyTest(HellodTestCase):
             f.write(os.urandom(1024) * (size // 1024))
         return self.start(f"response: {{body_file: {path}}}\n")
 
+
+class LargeResponseFlowTest(LargeBodyTestCase):
+    ROUNDS = 10
+
+    def test_output_the_socket_did_not_take_goes_on_as_soon_as_it_can(self):
+        """Ten 16 MiB responses, one connection after another, to a client that
+        reads at once: what the first sendmsg leaves goes through uv_write, and
+        libuv must watch the socket right away, not from its next timer (the
+        Date timer, up to a second later: about 5 s for the ten)."""
+        server = self.start_with_body(BODY_BYTES)
+        request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        started = time.monotonic()
+        for _ in range(self.ROUNDS):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(request)
+                received = len(recv_until_close(sock, limit=2 * BODY_BYTES))
+            self.assertGreater(received, BODY_BYTES)
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, self.ROUNDS * 0.25, f"{self.ROUNDS} responses took {elapsed:.2f} s")
+        self.assertEqual(sanitizer_reports(server.proc.pid), [])
+
+
+@unittest.skipIf(SANITIZER_REPORTS, "sanitizer allocators keep freed memory in quarantine, "
+                                    "so RSS does not show copies being released")
+class SharedBodyTest(LargeBodyTestCase):
     def test_idle_process_holds_the_body_once(self):
         """RSS with a 16 MiB body exceeds RSS with a tiny one by about one body."""
         small = stable_rss(self.start_with_body(1024))
