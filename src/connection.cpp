@@ -56,10 +56,10 @@ bool Connection::start(int fd, bool unix_socket) {
 // InputSet reports input (recv(2): a socket call, without read(2)'s VFS
 // layer).
 void Connection::read_input() {
-  const uv_buf_t buf = loop_.read_buf();
-  const ssize_t nread = receive(fd_, buf.base, buf.len, 0);
+  std::vector<char>& buffer = loop_.read_buffer;
+  const ssize_t nread = receive(fd_, buffer.data(), buffer.size(), 0);
   if (nread > 0) {
-    on_read(std::string_view(buf.base, static_cast<std::size_t>(nread)));
+    on_read(std::string_view(buffer.data(), static_cast<std::size_t>(nread)));
   } else if (nread == 0) {
     on_read_error(UV_EOF);
   } else if (errno != EAGAIN && errno != EWOULDBLOCK) {

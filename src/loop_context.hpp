@@ -74,10 +74,6 @@ struct LoopContext {
   std::uint32_t batched = 0;
   bool draining = false;        // shutting down: every response says close
   bool health_failing = false;  // the drain period before it: health routes answer 503
-
-  [[nodiscard]] uv_buf_t read_buf() {
-    return uv_buf_init(read_buffer.data(), static_cast<unsigned>(read_buffer.size()));
-  }
 };
 
 }  // namespace hellod

@@ -13,8 +13,10 @@
 namespace hellod {
 namespace {
 
+// Built in place rather than with uv_buf_init, a call into libuv per
+// buffer: on Unix a uv_buf_t is { base, len } (asserted below).
 uv_buf_t as_buf(std::string_view bytes) {
-  return uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+  return uv_buf_t{const_cast<char*>(bytes.data()), bytes.size()};
 }
 
 }  // namespace

@@ -155,6 +155,10 @@ const llhttp_settings_t& parser_settings(bool capture_target) {
 
 bool RequestParser::follows_line_break(const char* at) const {
   const char* start = feed_start();
+  // Nearly every value follows ": " in the same read. llhttp starts a
+  // fold's span after the fold's blanks, so ": " right before the span
+  // belongs to the span's own line: no fold.
+  if (at - start >= 2 && at[-1] == ' ' && at[-2] == ':') return false;
   const char* p = at;
   while (p > start && (p[-1] == ' ' || p[-1] == '\t')) --p;
   if (p > start) return p[-1] == '\n';

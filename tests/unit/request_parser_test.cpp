@@ -423,6 +423,9 @@ TEST(RequestParserTest, TwoHostHeadersAre400) {
 TEST(RequestParserTest, ObsFoldIs400) {
   expect_error("GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n two\r\n\r\n", 400);
   expect_error("GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n\ttwo\r\n\r\n", 400);
+  // A continuation that looks like ": value" is still a fold.
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n : two\r\n\r\n", 400);
+  expect_error("GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n :two\r\n\r\n", 400);
 }
 
 TEST(RequestParserTest, WhitespaceBeforeColonIs400) {
