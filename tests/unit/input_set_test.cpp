@@ -69,12 +69,20 @@ TEST(InputSet, EachEventNamesItsOwner) {
   EXPECT_EQ(libuv_events, 1);
 }
 
-TEST(InputSet, ARemovedDescriptorIsNotReported) {
+// A set with libuv's stand-in and one client connection in it.
+class OneClient : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(set.open(libuv.ours.get()), 0);
+    ASSERT_EQ(set.add(client.ours.get(), kConnection), 0);
+  }
+
   SocketPair libuv = socket_pair();
   SocketPair client = socket_pair();
   InputSet set;
-  ASSERT_EQ(set.open(libuv.ours.get()), 0);
-  ASSERT_EQ(set.add(client.ours.get(), kConnection), 0);
+};
+
+TEST_F(OneClient, ARemovedDescriptorIsNotReported) {
   send_byte(client.theirs);
   std::array<epoll_event, 2> events{};
   ASSERT_EQ(set.wait(events, 1000), 1);
@@ -85,12 +93,7 @@ TEST(InputSet, ARemovedDescriptorIsNotReported) {
   EXPECT_EQ(set.wait(events, 1000), 1);
 }
 
-TEST(InputSet, AddingADescriptorTwiceFails) {
-  SocketPair libuv = socket_pair();
-  SocketPair client = socket_pair();
-  InputSet set;
-  ASSERT_EQ(set.open(libuv.ours.get()), 0);
-  ASSERT_EQ(set.add(client.ours.get(), kConnection), 0);
+TEST_F(OneClient, AddingADescriptorTwiceFails) {
   EXPECT_EQ(set.add(client.ours.get(), kConnection), -EEXIST);
 }
 
