@@ -155,6 +155,7 @@ void Worker::run() {
   while (uv_loop_alive(&loop_) != 0) {
     const int timeout = uv_backend_timeout(&loop_);
     const int ready = context_.inputs.wait(events, timeout);
+    assert(ready >= 0 || ready == -EINTR);  // the others mean a bad set or buffer
     uv_update_time(&loop_);
     // ready <= 0: nothing came before the timeout, so libuv has work or a
     // timer due (or a signal interrupted the wait, which costs one turn).
