@@ -7,8 +7,6 @@
 // copied into a small per-connection spill before the read buffer is reused.
 // Internal to the parser.
 
-#include <llhttp.h>
-
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -43,9 +41,6 @@ struct FeedContext {
 };
 // Constant-initialised, so reaching it costs no TLS wrapper call.
 inline thread_local constinit FeedContext feed_context;
-
-// Both llhttp settings: with and without the target callback.
-const llhttp_settings_t& parser_settings(bool capture_target);
 
 // Called at the start of every feed: the feed's bytes, and the spilled fields
 // of a request that began in an earlier read.

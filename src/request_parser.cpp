@@ -15,22 +15,18 @@ namespace {
 // RFC 9112 §2.3); only its reason tells them apart. A unit test pins it.
 constexpr const char* kUnsupportedVersionReason = "Invalid HTTP version";
 
+// llhttp calls hellod's hooks directly (request_callbacks.cpp): nothing is
+// looked up in its settings, which stay empty.
+const llhttp_settings_t kNoSettings{};
+
 }  // namespace
 
 RequestParser::RequestParser() {
-  llhttp_init(&parser_, HTTP_REQUEST, &parser_settings(false));
+  llhttp_init(&parser_, HTTP_REQUEST, &kNoSettings);
   parser_.data = this;
 }
 
 RequestParser::~RequestParser() = default;
-
-void RequestParser::set_captures(FieldMask fields) {
-  if (fields == captures_) return;
-  captures_ = fields;
-  // The target costs a callback per span only while someone wants it.
-  parser_.settings =
-      const_cast<llhttp_settings_t*>(&parser_settings((fields & field_bit(Field::target)) != 0));
-}
 
 std::string_view RequestParser::method() const {
   return llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));

@@ -36,8 +36,8 @@ struct ParseEvent {
 };
 
 // Request fields a caller may want after a request completes (routing, the
-// access log). Each costs a callback per span, so only the asked-for ones are
-// collected.
+// access log). Collecting one costs work per span, so only the asked-for
+// ones are collected.
 enum class Field : unsigned char { target, host, user_agent, referer };
 inline constexpr std::size_t kFieldCount = 4;
 using FieldMask = std::uint8_t;
@@ -74,7 +74,7 @@ class RequestParser {
   [[nodiscard]] bool in_body() const { return in_message_ && headers_done_; }
 
   // Which fields the next requests collect; cheap to call per request.
-  void set_captures(FieldMask fields);
+  void set_captures(FieldMask fields) { captures_ = fields; }
   // After a request event: the method, and a collected field (empty when it
   // was absent or not collected). Valid until this or any other parser on
   // the same thread is fed again.
