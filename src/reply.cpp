@@ -32,10 +32,10 @@ Reply answer(const ParseEvent& event, const ReplyContext& context, const Respons
 std::size_t route_of(const RouteTable& routes, const RequestParser& parser) {
   if (routes.size() == 0) return RouteTable::kNoRoute;
   const std::string_view target = parser.captured(Field::target);
-  if (!routes.uses_host()) return routes.match(parser.method_number(), request_path(target), {});
+  if (!routes.uses_host()) return routes.match(parser.method_number(), route_path(target), {});
   // RFC 9112 §3.3: an absolute-form target names the host itself.
   const std::optional<std::string_view> authority = request_authority(target);
-  return routes.match(parser.method_number(), request_path(target),
+  return routes.match(parser.method_number(), route_path(target),
                       authority ? *authority : parser.captured(Field::host));
 }
 

@@ -37,7 +37,7 @@ struct KnownMethod {
 #define HELLOD_METHOD_ENTRY(number, name, text) KnownMethod{number, #text},
 constexpr std::array kLlhttpMethods{HTTP_ALL_METHOD_MAP(HELLOD_METHOD_ENTRY)};
 #undef HELLOD_METHOD_ENTRY
-constexpr unsigned kMethodBits = 64;
+constexpr unsigned kMethodBits = RouteTable::kMethodBits;
 static_assert(std::all_of(kLlhttpMethods.begin(), kLlhttpMethods.end(),
                           [](const KnownMethod& m) { return m.number < kMethodBits; }),
               "every llhttp method has a bit");
@@ -48,18 +48,6 @@ std::uint64_t method_bits(const std::vector<std::string>& methods) {
     if (method_matches(methods, known.name)) bits |= std::uint64_t{1} << known.number;
   }
   return bits;
-}
-
-// FNV-1a: a few instructions per byte, and request paths are short. Bit k
-// of its product depends only on bits 0..k of each byte, so the top half is
-// folded into the bottom one, where slots are taken from.
-std::uint64_t path_hash(std::string_view path) noexcept {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (const char c : path) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
-  return hash ^ (hash >> 32U);
 }
 
 // "/a/b?x" -> "/a/b": RFC 3986 §3.3, the path ends at "?" or "#". A plain
@@ -80,20 +68,19 @@ std::string_view RouteTable::LazyHost::get() noexcept {
   return header_;
 }
 
-const RouteTable::ExactPath* RouteTable::exact(std::string_view path) const noexcept {
-  if (slots_.empty()) return nullptr;
-  const std::uint64_t hash = path_hash(path);
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
-    const std::uint32_t index = slots_[slot];
-    if (index == 0) return nullptr;
-    const ExactPath& entry = exact_[index - 1];
-    if (entry.hash == hash && entry.path == path) return &entry;
-  }
+std::uint64_t path_hash(std::string_view path) noexcept {
+  std::uint64_t hash = kPathHashBasis;
+  for (const char c : path) hash = path_hash_step(hash, c);
+  return path_hash_end(hash);
+}
+
+std::string_view request_path(std::string_view target) noexcept {
+  return route_path(target).path;
 }
 
 template <typename MethodPasses>
-std::size_t RouteTable::find(std::string_view path, std::string_view host_header,
+std::size_t RouteTable::find(const ExactPath* entry, std::string_view path,
+                             std::string_view host_header,
                              MethodPasses&& method_passes) const noexcept {
   LazyHost host(host_header);
   const auto passes = [&](std::uint32_t route) {
@@ -101,7 +88,7 @@ std::size_t RouteTable::find(std::string_view path, std::string_view host_header
     return method_passes(filter) && (filter.any_host || filter.host.matches(host.get()));
   };
   std::size_t best = kNoRoute;
-  if (const ExactPath* entry = exact(path)) {
+  if (entry != nullptr) {
     for (std::uint32_t i = entry->first; i < entry->first + entry->count; ++i) {
       if (passes(candidates_[i])) {
         best = candidates_[i];
@@ -119,12 +106,17 @@ std::size_t RouteTable::find(std::string_view path, std::string_view host_header
   return best;
 }
 
-std::size_t RouteTable::match(unsigned method, std::string_view path,
-                              std::string_view host_header) const noexcept {
-  return find(path, host_header, [method](const Filter& filter) {
+std::size_t RouteTable::find_number(const ExactPath* entry, unsigned method, std::string_view path,
+                                    std::string_view host_header) const noexcept {
+  return find(entry, path, host_header, [method](const Filter& filter) {
     return method < kMethodBits ? ((filter.method_bits >> method) & 1U) != 0
                                 : filter.methods.empty();
   });
+}
+
+std::size_t RouteTable::match(unsigned method, std::string_view path,
+                              std::string_view host_header) const noexcept {
+  return match(method, RoutePath{path, path_hash(path)}, host_header);
 }
 
 std::size_t RouteTable::match(std::string_view method, std::string_view path,
@@ -132,7 +124,7 @@ std::size_t RouteTable::match(std::string_view method, std::string_view path,
   const auto* known = std::find_if(kLlhttpMethods.begin(), kLlhttpMethods.end(),
                                    [&](const KnownMethod& m) { return m.name == method; });
   if (known != kLlhttpMethods.end()) return match(known->number, path, host_header);
-  return find(path, host_header,
+  return find(exact(RoutePath{path, path_hash(path)}), path, host_header,
               [method](const Filter& filter) { return method_matches(filter.methods, method); });
 }
 
@@ -152,6 +144,7 @@ RouteTable::RouteTable(std::span<const RouteConfig> routes, std::string_view hea
     }
   }
   index_exact_paths(routes);
+  settle_exact_paths();
 }
 
 void RouteTable::index_exact_paths(std::span<const RouteConfig> routes) {
@@ -183,6 +176,16 @@ void RouteTable::index_exact_paths(std::span<const RouteConfig> routes) {
     slots_[slot] = e + 1;
   }
 }
+void RouteTable::settle_exact_paths() {
+  const std::size_t first_scanned = scanned_.empty() ? kNoRoute : scanned_.front().route;
+  for (ExactPath& entry : exact_) {
+    const std::uint32_t route = candidates_[entry.first];
+    const Filter& filter = filters_[route];
+    entry.settled_methods = filter.any_host && route < first_scanned ? filter.method_bits : 0;
+    entry.settled_route = route;
+  }
+}
+
 bool is_health_route(const RouteMatch& match, std::string_view health_path) noexcept {
   return match.path_kind == RouteMatch::PathKind::exact && !health_path.empty() &&
          match.path == health_path;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <span>
@@ -18,10 +19,86 @@
 
 namespace hellod {
 
+// The path a route compares, taken from a request target without copying
+// (RFC 9112 §3.2): origin-form "/a/b?x" -> "/a/b"; absolute-form
+// "http://h/a?b" -> "/a" ("http://h" -> "/", RFC 9110 §4.2.3);
+// asterisk-form "*" -> "*"; authority-form "h:443" (CONNECT) and anything
+// else -> "". The path is not decoded or normalised: routes compare bytes.
+std::string_view request_path(std::string_view target) noexcept;
+std::string_view non_origin_path(std::string_view target) noexcept;
+
+// FNV-1a, the hash exact paths are looked up by: a few instructions per
+// byte, and request paths are short. Bit k of its product depends only on
+// bits 0..k of each byte, so the top half is folded into the bottom one,
+// where table slots are taken from.
+inline constexpr std::uint64_t kPathHashBasis = 14695981039346656037ULL;
+constexpr std::uint64_t path_hash_step(std::uint64_t hash, char byte) noexcept {
+  return (hash ^ static_cast<unsigned char>(byte)) * 1099511628211ULL;
+}
+constexpr std::uint64_t path_hash_end(std::uint64_t hash) noexcept {
+  return hash ^ (hash >> 32U);
+}
+std::uint64_t path_hash(std::string_view path) noexcept;
+
+// request_path() of a target and its path_hash().
+struct RoutePath {
+  std::string_view path;
+  std::uint64_t hash = 0;
+};
+// Inline for the origin form, nearly every request: one pass to "?" or "#"
+// (RFC 3986 §3.3) finds the path's end and hashes it, where a call, a
+// bounds-checked substr() and a second loop cost more than the path.
+inline RoutePath route_path(std::string_view target) noexcept {
+  if (target.empty() || target.front() != '/') {
+    const std::string_view path = non_origin_path(target);
+    return {path, path_hash(path)};
+  }
+  const char* const begin = target.data();
+  const char* const end = begin + target.size();
+  std::uint64_t hash = kPathHashBasis;
+  const char* stop = begin;
+  for (; stop != end && *stop != '?' && *stop != '#'; ++stop) hash = path_hash_step(hash, *stop);
+  return {{begin, static_cast<std::size_t>(stop - begin)}, path_hash_end(hash)};
+}
+
+// Equal views, for a path whose hash matched: inline, where a memcmp() call
+// costs more than a short path. Words at a time, and a size that is not a
+// multiple of one is finished by a last word (or half, quarter) that overlaps
+// the one before, as memcmp() does.
+template <typename Word>
+bool same_word(const char* a, const char* b) noexcept {
+  Word word_a = 0;
+  Word word_b = 0;
+  std::memcpy(&word_a, a, sizeof word_a);
+  std::memcpy(&word_b, b, sizeof word_b);
+  return word_a == word_b;
+}
+inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  const std::size_t size = a.size();
+  if (size >= 8) {
+    for (std::size_t at = 0; at + 8 < size; at += 8) {
+      if (!same_word<std::uint64_t>(a.data() + at, b.data() + at)) return false;
+    }
+    return same_word<std::uint64_t>(a.data() + size - 8, b.data() + size - 8);
+  }
+  if (size >= 4) {
+    return same_word<std::uint32_t>(a.data(), b.data()) &&
+           same_word<std::uint32_t>(a.data() + size - 4, b.data() + size - 4);
+  }
+  if (size >= 2) {
+    return same_word<std::uint16_t>(a.data(), b.data()) &&
+           same_word<std::uint16_t>(a.data() + size - 2, b.data() + size - 2);
+  }
+  return size == 0 || a.front() == b.front();
+}
+
 class RouteTable {
  public:
   // match()'s answer when no route matches: the top-level response answers.
   static constexpr std::size_t kNoRoute = std::numeric_limits<std::size_t>::max();
+  // Method filters are bit sets with a bit per llhttp method number.
+  static constexpr unsigned kMethodBits = 64;
 
   RouteTable() = default;  // no routes: every request gets the top-level response
   // routes as validated by the config reader; health_path is
@@ -43,6 +120,17 @@ class RouteTable {
   // request path uses, since comparing a bit costs less than a name.
   [[nodiscard]] std::size_t match(unsigned method, std::string_view path,
                                   std::string_view host) const noexcept;
+  // The same, for the path and hash route_path() found: the request path's.
+  // Inline for nearly every routed request, which one lookup and one bit
+  // settle (ExactPath::settled_methods); forced, since GCC would otherwise
+  // call it and pay more for the call than for the lookup.
+  [[nodiscard]] [[gnu::always_inline]] std::size_t match(unsigned method, const RoutePath& path,
+                                                         std::string_view host) const noexcept {
+    const ExactPath* entry = exact(path);
+    if (entry != nullptr && method < kMethodBits && ((entry->settled_methods >> method) & 1U) != 0)
+      return entry->settled_route;
+    return find_number(entry, method, path.path, host);
+  }
 
   // True when the route is a health route: its exact path is health.path.
   // While draining, such a route answers 503 with Connection: close.
@@ -74,6 +162,11 @@ class RouteTable {
     std::uint64_t hash;
     std::uint32_t first;
     std::uint32_t count;
+    // The methods (bits as in Filter) that settle the match at once: those
+    // of the first candidate when it takes any host and no scanned route
+    // comes before it in the file; 0 otherwise.
+    std::uint64_t settled_methods = 0;
+    std::uint32_t settled_route = 0;  // that first candidate
   };
   // The host a request is compared with, reduced only when a route with a
   // host filter is asked (most tables have none).
@@ -87,11 +180,25 @@ class RouteTable {
     bool reduced_ = false;
   };
 
+  // The first match in file order, given the path's exact entry (or none).
   template <typename MethodPasses>
-  std::size_t find(std::string_view path, std::string_view host_header,
+  std::size_t find(const ExactPath* entry, std::string_view path, std::string_view host_header,
                    MethodPasses&& method_passes) const noexcept;
-  [[nodiscard]] const ExactPath* exact(std::string_view path) const noexcept;
+  [[nodiscard]] std::size_t find_number(const ExactPath* entry, unsigned method,
+                                        std::string_view path,
+                                        std::string_view host_header) const noexcept;
+  [[nodiscard]] const ExactPath* exact(const RoutePath& path) const noexcept {
+    if (slots_.empty()) return nullptr;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t slot = path.hash & mask;; slot = (slot + 1) & mask) {
+      const std::uint32_t index = slots_[slot];
+      if (index == 0) return nullptr;
+      const ExactPath& entry = exact_[index - 1];
+      if (entry.hash == path.hash && same_bytes(entry.path, path.path)) return &entry;
+    }
+  }
   void index_exact_paths(std::span<const RouteConfig> routes);
+  void settle_exact_paths();
 
   // Exact paths, found through an open-addressed table of indexes + 1
   // (0 = empty slot) whose size is a power of two.
@@ -107,25 +214,6 @@ class RouteTable {
 // True when a route with this match is the health route of health_path
 // (Config::health.path, "" for none): its exact path is that path.
 bool is_health_route(const RouteMatch& match, std::string_view health_path) noexcept;
-
-// The path a route compares, taken from a request target without copying
-// (RFC 9112 §3.2): origin-form "/a/b?x" -> "/a/b"; absolute-form
-// "http://h/a?b" -> "/a" ("http://h" -> "/", RFC 9110 §4.2.3);
-// asterisk-form "*" -> "*"; authority-form "h:443" (CONNECT) and anything
-// else -> "". The path is not decoded or normalised: routes compare bytes.
-//
-// Inline for the origin form, nearly every request: one pointer loop to "?"
-// or "#" (RFC 3986 §3.3) where a call and a bounds-checked substr() cost more
-// than the scan of a short path.
-std::string_view non_origin_path(std::string_view target) noexcept;
-inline std::string_view request_path(std::string_view target) noexcept {
-  if (target.empty() || target.front() != '/') return non_origin_path(target);
-  const char* const begin = target.data();
-  const char* const end = begin + target.size();
-  const char* stop = begin;
-  while (stop != end && *stop != '?' && *stop != '#') ++stop;
-  return {begin, static_cast<std::size_t>(stop - begin)};
-}
 
 // The authority of an absolute-form target without its userinfo
 // ("http://u@h:8080/a" -> "h:8080"), or nothing for any other form. RFC 9112

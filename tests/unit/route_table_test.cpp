@@ -81,6 +81,34 @@ TEST(RequestPath, AsteriskAuthorityAndJunk) {
 
 // RFC 9112 §3.3: an absolute-form target is the target URI, so its
 // authority names the host and the Host header is ignored (§3.2.2).
+// route_path() hashes the path in the same pass that finds its end: the
+// hash must be the one the table was built with, whatever the target's form.
+TEST(RoutePath, HashIsThePathHash) {
+  for (const std::string_view target : {"/", "/a/b", "/a/b?x=1", "/a#f", "/abcdefghijklmnopq?r",
+                                        "http://h/a?b", "*", "h:443", ""}) {
+    const RoutePath path = route_path(target);
+    EXPECT_EQ(path.path, request_path(target)) << target;
+    EXPECT_EQ(path.hash, path_hash(path.path)) << target;
+  }
+  EXPECT_NE(route_path("/a").hash, route_path("/b").hash);
+}
+
+// same_bytes() compares in words that overlap at the end: a difference at
+// any position of any length up to three words is seen.
+TEST(SameBytes, SeesADifferenceAtEveryPosition) {
+  const std::string text = "/abcdefghijklmnopqrstuvwxyz";
+  for (std::size_t size = 0; size <= 24; ++size) {
+    const std::string a = text.substr(0, size);
+    EXPECT_TRUE(same_bytes(a, std::string(a))) << size;
+    EXPECT_FALSE(same_bytes(a, text.substr(0, size + 1))) << size;
+    for (std::size_t at = 0; at < size; ++at) {
+      std::string b = a;
+      b[at] = static_cast<char>(b[at] ^ 0x20);
+      EXPECT_FALSE(same_bytes(a, b)) << size << " at " << at;
+    }
+  }
+}
+
 TEST(RequestAuthority, AbsoluteFormOnly) {
   EXPECT_EQ(request_authority("http://a.example.com/x"), "a.example.com");
   EXPECT_EQ(request_authority("HTTP://Example.COM:8080/x?y"), "Example.COM:8080");
