@@ -9,9 +9,11 @@ Phases, each bounded in time:
   throughput wrk keep-alive (-c100), pipelined x16 and connection-per-request,
              servers rotated run by run for --rounds rounds, for each worker
              count; req/s, server CPU time (utime+stime from /proc) and
-             latency. With 1 worker the configuration variants of
-             --variants (variants.yaml) join the keep-alive and pipelined
-             rotation beside the baseline.
+             latency. Then, with 1 worker, each configuration variant of
+             --variants (variants.yaml) side by side with the baseline in
+             keep-alive and pipelined runs (bench/side_by_side.py):
+             --side-by-side pairs of runs, both servers on the same CPUs at
+             the same time.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
   syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k), of
              16-deep pipelined batches (clients.py batches) and of one-shot
@@ -43,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_profile  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
+import side_by_side  # noqa: E402
 import variants as variants_module  # noqa: E402
 from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 
@@ -60,6 +63,7 @@ class Bench:
         self.live = []  # servers and client processes to stop on the way out
         self.created = []  # servers whose temporary directories go at the end
         self.runs = []  # every measured wrk run, for the JSON
+        self.pairs = {}  # server key -> side_by_side records against its baseline
         self.summary = {}
         self.notes = []
         self.phase_seconds = {}
@@ -124,9 +128,10 @@ class Bench:
               f"{result['pipelined_allocs_per_request']} per pipelined request, "
               f"{result['close_allocs_per_connection']} per one-shot connection", flush=True)
 
-    def wrk(self, server, scenario, duration, workers):
+    def wrk_command(self, server, scenario, duration, workers, threads=None):
+        """wrk against server, on the client CPUs (threads: one per client CPU)."""
         _, client_cpus = self.placement(workers)
-        threads = len(client_cpus) if client_cpus else len(self.cpus)
+        threads = threads or (len(client_cpus) if client_cpus else len(self.cpus))
         cmd = ["wrk", f"-t{threads}", f"-c{self.args.connections}", f"-d{duration}s",
                "--timeout", "5s", "--latency"]
         script = "pipeline.lua" if scenario == "pipelined" else "keepalive.lua"
@@ -137,6 +142,10 @@ class Bench:
             cmd += ["--", str(self.args.depth)]
         if client_cpus:
             cmd = ["taskset", "-c", ",".join(map(str, client_cpus))] + cmd
+        return cmd
+
+    def wrk(self, server, scenario, duration, workers):
+        cmd = self.wrk_command(server, scenario, duration, workers)
         user_before, system_before = servers.cpu_times(server.all_pids())
         written_before = servers.written_bytes(server.all_pids())
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30,
@@ -208,18 +217,10 @@ class Bench:
         return [variant for variant in self.variants if not variant.unsupported]
 
     def throughput_entries(self, workers):
-        """(server, scenarios) for one worker count: the three servers, and the
-        supported variants (1 worker only) in the keep-alive and pipelined runs."""
+        """(server, scenarios) for one worker count: the three servers, in every
+        scenario with 1 worker, keep-alive and pipelined with more."""
         scenarios = SCENARIOS if workers == 1 else VARIANT_SCENARIOS
-        entries = [(server, scenarios) for server in self.servers_for(workers)]
-        if workers == 1:
-            server_cpus, _ = self.placement(1)
-            for variant in self.supported_variants():
-                entries.append((self.made(variant.hellod(self.args.hellod, server_cpus)),
-                                VARIANT_SCENARIOS))
-                if variant.with_nginx:
-                    entries.append((self.made(variant.nginx(server_cpus)), VARIANT_SCENARIOS))
-        return entries
+        return [(server, scenarios) for server in self.servers_for(workers)]
 
     def run_throughput(self, workers, rounds):
         entries = self.throughput_entries(workers)
@@ -246,6 +247,52 @@ class Bench:
                               f"p99 {run['p99_ms']:.2f} ms", flush=True)
         finally:
             for server, _ in entries:
+                self.stop(server)
+
+    def run_variant_pairs(self):
+        """Each supported variant side by side with its server's baseline (and,
+        for the method's own noise, a second copy of hellod's baseline), 1
+        worker, keep-alive and pipelined; records in self.pairs."""
+        server_cpus, _ = self.placement(1)
+        pairs = [(self.made(Hellod(self.args.hellod, 1, cpus=server_cpus)),
+                  self.made(Hellod(self.args.hellod, 1, cpus=server_cpus, variant="copy")))]
+        for variant in self.supported_variants():
+            if self.args.quick and not variant.throughput_targets():
+                continue  # --quick keeps under a minute: what has a target only
+            pairs.append((self.made(Hellod(self.args.hellod, 1, cpus=server_cpus)),
+                          self.made(variant.hellod(self.args.hellod, server_cpus))))
+            if variant.with_nginx:
+                pairs.append((self.made(Nginx(1, cpus=server_cpus)),
+                              self.made(variant.nginx(server_cpus))))
+        for baseline, variant in pairs:
+            self.run_pair(baseline, variant)
+
+    def run_pair(self, baseline, variant):
+        # Each wrk gets one thread: the two share the client CPUs.
+        def command(server, scenario):
+            return self.wrk_command(server, scenario, self.args.duration, 1, threads=1)
+
+        for server in (baseline, variant):
+            self.start(server)
+        try:
+            records = []
+            for scenario in VARIANT_SCENARIOS:
+                found = side_by_side.run_pairs(
+                    baseline, variant, scenario, self.args.side_by_side,
+                    lambda server, s=scenario: command(server, s), self.args.duration + 30)
+                for record in found:
+                    print(f"  side by side {scenario:9} {variant.key:24} "
+                          f"{record['variant']['rps_per_cpu'] or 0:>11,.0f} req/cpu-s, "
+                          f"baseline {record['baseline']['rps_per_cpu'] or 0:>11,.0f}: "
+                          f"{record['ratio'] or 0:.3f}", flush=True)
+                    for side in ("baseline", "variant"):
+                        if any(record[side]["errors"].values()):
+                            self.notes.append(f"{record[side]['key']} {scenario} side by side: "
+                                              f"wrk errors {record[side]['errors']}")
+                records += found
+            self.pairs[variant.key] = records
+        finally:
+            for server in (baseline, variant):
                 self.stop(server)
 
     def summarize_throughput(self):
@@ -510,7 +557,8 @@ class Bench:
                 self.check_access_log(variant, entry)
             table[variant.name] = entry
         table["baseline"] = {"label": "baseline (1 response, metrics off, access log off)",
-                             "hellod": self.variant_figures("hellod", "hellod"),
+                             "hellod": self.variant_figures("hellod", "hellod", "hellod:copy",
+                                                            side="baseline"),
                              "nginx": self.variant_figures("nginx", "nginx")}
         self.summary["variants"] = table
 
@@ -519,7 +567,8 @@ class Bench:
         if not variant.access_log:
             return
         written = entry["hellod"].get("keepalive.written_per_request")
-        base = self.summary.get("keepalive", {}).get("hellod", {}).get("written_per_request")
+        base = side_by_side.figures(self.pairs.get(f"hellod:{variant.name}", []), "keepalive",
+                                    "baseline").get("keepalive.written_per_request")
         if written is None or base is None:
             return
         entry["access_log_bytes_per_request"] = written - base
@@ -527,28 +576,15 @@ class Bench:
             self.notes.append(f"{variant.name}: the access log is on but hellod wrote only "
                               f"{written - base:.1f} bytes per request more than the baseline")
 
-    def variant_figures(self, baseline_key, key):
-        """A variant's medians, and its ratio to the baseline: the median over
-        rounds of variant / baseline in the same round (neighbours in time, so
-        a machine whose load drifts moves both)."""
+    def variant_figures(self, baseline_key, key, pair_key=None, side="variant"):
+        """A variant's side-by-side medians and its ratio to the baseline (the
+        median of variant / baseline over its pairs), and its instructions.
+        The baseline's own row takes the baseline side of the pairs against
+        its copy, and their ratio: the method's noise."""
         figures = {}
+        records = self.pairs.get(pair_key or key, [])
         for scenario in VARIANT_SCENARIOS:
-            medians = self.summary.get(scenario, {}).get(key)
-            if not medians:
-                continue
-            figures[f"{scenario}.rps"] = medians["rps"]
-            figures[f"{scenario}.rps_per_cpu"] = medians["rps_per_cpu"]
-            figures[f"{scenario}.written_per_request"] = medians["written_per_request"]
-            ratios = []
-            for run in self.runs:
-                if run["workers"] != 1 or run["scenario"] != scenario or run["key"] != key:
-                    continue
-                base = [r for r in self.runs if r["workers"] == 1 and r["scenario"] == scenario
-                        and r["key"] == baseline_key and r["round"] == run["round"]]
-                if base and base[0]["rps_per_cpu"] and run["rps_per_cpu"]:
-                    ratios.append(run["rps_per_cpu"] / base[0]["rps_per_cpu"])
-            if ratios:
-                figures[f"{scenario}.rps_per_cpu_vs_baseline"] = statistics.median(ratios)
+            figures.update(side_by_side.figures(records, scenario, side))
         profile = self.summary.get("callgrind", {}).get(key)
         base_profile = self.summary.get("callgrind", {}).get(baseline_key)
         if profile:
@@ -597,6 +633,9 @@ class Bench:
                     self.run_throughput(count, rounds)
                 self.summarize_throughput()
             self.phase("throughput", "throughput: wrk", throughput)
+            if self.supported_variants():
+                self.phase("variant_pairs", "variants: side by side with the baseline, wrk",
+                           self.run_variant_pairs)
         if "memory" in phases:
             self.phase("memory", f"memory: {a.idle} idle keep-alive connections",
                        self.run_memory)
@@ -638,7 +677,8 @@ class Bench:
                     "options": vars(a), "elapsed_seconds": round(self.elapsed, 1),
                     "phase_seconds": self.phase_seconds, "versions": versions(a.hellod),
                     "load_average": self.load,
-                    "summary": self.summary, "runs": self.runs, "notes": self.notes,
+                    "summary": self.summary, "runs": self.runs,
+                    "side_by_side": self.pairs, "notes": self.notes,
                     "table": table.splitlines(), "variant_table": variant_table.splitlines(),
                     "kernel_table": kernel_table.splitlines()}
         report.write_json(os.path.join(a.out, "latest.json"), document)
@@ -752,6 +792,8 @@ def parse_args(argv):
     parser.add_argument("--scaling-rounds", type=int, default=1,
                         help="rounds for worker counts above 1")
     parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
+    parser.add_argument("--side-by-side", type=int, default=4,
+                        help="side-by-side pairs of runs per variant and scenario")
     parser.add_argument("--warmup", type=int, default=1,
                         help="seconds of unrecorded keep-alive load per server first (0: none)")
     parser.add_argument("--connections", type=int, default=100)
@@ -778,6 +820,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup, args.workers = 1, 1, 0, "1"
+        args.side_by_side = min(args.side_by_side, 1)
         args.idle = min(args.idle, 2000)
         args.strace_requests = min(args.strace_requests, 4000)
         args.strace_connections = min(args.strace_connections, 1000)

@@ -44,6 +44,10 @@ class Variant:
         self.access_log = (parsed.get("log") or {}).get("access") not in (None, False)
         self.unsupported = None  # hellod's message when this build refuses the configuration
 
+    def throughput_targets(self):
+        """The targets on requests per CPU-second (not on instructions)."""
+        return {key: bound for key, bound in self.targets.items() if key.endswith(".rps_per_cpu")}
+
     def hellod(self, binary, cpus=None):
         return Hellod(binary, 1, cpus=cpus, variant=self.name, snippet=self.snippet)
 
