@@ -60,6 +60,11 @@ void Connection::read_input() {
   const ssize_t nread = receive(fd_, buffer.data(), buffer.size(), 0);
   if (nread > 0) {
     on_read(std::string_view(buffer.data(), static_cast<std::size_t>(nread)));
+    // A full buffer may have left input behind, which edge-triggered input
+    // (InputSet) would not report again by itself.
+    if (static_cast<std::size_t>(nread) == buffer.size() && reading_ && attached_ &&
+        phase_ != Phase::closed && loop_.inputs.rearm(fd_, this) < 0)
+      close(CloseReason::error);
   } else if (nread == 0) {
     on_read_error(UV_EOF);
   } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -116,11 +121,16 @@ void Connection::close(CloseReason reason) {
   }
 }
 
-void Connection::on_input() {
+void Connection::on_input(bool peer_shut) {
   // Closed, or reading stopped, by an event earlier in the same batch.
   if (phase_ == Phase::closed || !reading_) return;
   assert(attached_);
-  ConnectionCallbacks::guarded(*this, [this] { read_input(); });
+  ConnectionCallbacks::guarded(*this, [this, peer_shut] {
+    read_input();
+    // Input is edge-triggered (InputSet): a read that took the last bytes
+    // before a FIN leaves the EOF unread, and no new edge will report it.
+    if (peer_shut && reading_ && phase_ != Phase::closed) read_input();
+  });
 }
 
 void Connection::on_deadline() {

@@ -58,8 +58,9 @@ class Connection : public DeadlineEntry {
   void on_deadline();
 
   // The socket has input (or EOF, or an error) while the connection reads
-  // (InputSet). Ignored once closed.
-  void on_input();
+  // (InputSet); peer_shut: the client's FIN has arrived (EPOLLRDHUP), maybe
+  // behind input. Ignored once closed.
+  void on_input(bool peer_shut);
 
   // Graceful shutdown: an idle connection closes now, a busy one after the
   // response in progress (which then says Connection: close), and so does

@@ -20,6 +20,15 @@ constexpr std::uintptr_t kConnectionTag = 1;
 constexpr std::uintptr_t kListenerTag = 2;
 constexpr std::uintptr_t kTagMask = 3;
 
+// Connections are edge-triggered, as nginx's are: a level-triggered
+// descriptor that a wait reported goes back on epoll's ready list, and the
+// next wait polls the socket again only to find it drained (about 2% of a
+// keep-alive request's CPU, measured side by side). So a read must take
+// what was reported: Connection::read_input rearms a read that filled its
+// buffer, and on_input reads the EOF that EPOLLRDHUP announces behind the
+// input. Listeners and libuv's descriptor stay level-triggered.
+constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
 template <typename Owner>
 void* tagged(Owner* owner, std::uintptr_t tag) {
   static_assert(alignof(Owner) > kTagMask, "the tag needs the address's low bits");
@@ -33,20 +42,27 @@ void* tagged(Owner* owner, std::uintptr_t tag) {
 int InputSet::open(int libuv_fd) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_.valid()) return -errno;
-  return add_tagged(libuv_fd, nullptr);
+  return add_tagged(libuv_fd, nullptr, EPOLLIN);
 }
 
 int InputSet::add(int fd, Connection* connection) {
-  return add_tagged(fd, tagged(connection, kConnectionTag));
+  return add_tagged(fd, tagged(connection, kConnectionTag), kConnectionEvents);
 }
 
 int InputSet::add(int fd, Listener* listener) {
-  return add_tagged(fd, tagged(listener, kListenerTag));
+  return add_tagged(fd, tagged(listener, kListenerTag), EPOLLIN);
 }
 
-int InputSet::add_tagged(int fd, void* tagged) const {
+int InputSet::rearm(int fd, Connection* connection) {
   epoll_event event{};
-  event.events = EPOLLIN;
+  event.events = kConnectionEvents;
+  event.data.ptr = tagged(connection, kConnectionTag);
+  return ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event) == 0 ? 0 : -errno;
+}
+
+int InputSet::add_tagged(int fd, void* tagged, std::uint32_t events) const {
+  epoll_event event{};
+  event.events = events;
   event.data.ptr = tagged;
   return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
 }

@@ -23,8 +23,9 @@ class Listener;
 // loop does each turn (its timer, idle, prepare, check and closing queues,
 // its own epoll_wait, its read and allocation callbacks).
 //
-// Level-triggered, like libuv's: a descriptor not fully read is reported
-// again by the next wait. A closed descriptor leaves the set by itself.
+// Connections are edge-triggered (see kConnectionEvents): a connection's
+// read must take all it was told of, or rearm(). Listeners and libuv's
+// descriptor are level-triggered. A closed descriptor leaves the set by itself.
 class InputSet {
  public:
   // What a reported descriptor belongs to.
@@ -38,6 +39,9 @@ class InputSet {
   // Watch fd for input on behalf of its owner; -errno on failure.
   [[nodiscard]] int add(int fd, Connection* connection);
   [[nodiscard]] int add(int fd, Listener* listener);
+  // A connection's read may have left input unread (it filled the buffer):
+  // have the next wait report it again; -errno on failure.
+  [[nodiscard]] int rearm(int fd, Connection* connection);
   void remove(int fd);
   // Waits up to timeout_ms (-1: no limit) for input: the count of events
   // (0 when the time ran out), or -errno (-EINTR when a signal came first).
@@ -45,7 +49,7 @@ class InputSet {
   [[nodiscard]] static Ready owner_of(const epoll_event& event);
 
  private:
-  [[nodiscard]] int add_tagged(int fd, void* tagged) const;
+  [[nodiscard]] int add_tagged(int fd, void* tagged, std::uint32_t events) const;
 
   UniqueFd epoll_;
 };

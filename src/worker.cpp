@@ -25,7 +25,7 @@ constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 constexpr std::uint64_t kEmfileLogIntervalMs = 1000;
 // Clients taken per wakeup of a listener before the loop turns again.
 constexpr unsigned kAcceptBurst = 64;
-// Events taken per wait; more wait for the next turn (level-triggered).
+// Events taken per wait; epoll keeps the rest ready for the next turn.
 constexpr std::size_t kEventsPerWait = 256;
 // After accept(2) ran out of descriptors or memory: nginx waits 500 ms.
 constexpr std::uint64_t kAcceptRetryMs = 100;
@@ -171,7 +171,7 @@ void Worker::run() {
 bool Worker::dispatch(const epoll_event& event) {
   const InputSet::Ready ready = InputSet::owner_of(event);
   if (ready.connection != nullptr) {
-    ready.connection->on_input();
+    ready.connection->on_input((event.events & EPOLLRDHUP) != 0);
     return false;
   }
   if (ready.listener != nullptr) {

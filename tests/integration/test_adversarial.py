@@ -4,15 +4,18 @@ reads, resets, half-closes, and request smuggling shapes. Every test proves
 the server keeps serving other clients while it happens and answers a normal
 request afterwards."""
 
+import contextlib
+import glob
 import resource
 import select
+import signal
 import socket
 import struct
 import time
 import unittest
 
 from hellod_harness import (Hellod, HellodTestCase, assert_no_sanitizer_reports, read_response,
-                            recv_until_close, split_responses)
+                            recv_until_close, split_responses, wait_for)
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 GET_CLOSE = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -44,6 +47,27 @@ def peer_closed(sock):
         return False
     except (ConnectionResetError, BrokenPipeError):
         return True
+
+
+@contextlib.contextmanager
+def stopped(server):
+    """hellod stopped (SIGSTOP, every thread seen stopped) for the block."""
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: all(thread_state(path) == "T" for path in
+                               glob.glob(f"/proc/{server.proc.pid}/task/*/stat")),
+                   timeout=5, what="hellod's threads to stop")
+        yield
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
+def thread_state(stat_path):
+    try:
+        with open(stat_path) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # a thread that has exited
+        return "T"
 
 
 class AdversarialTestCase(HellodTestCase):
@@ -260,6 +284,23 @@ class HalfCloseTest(AdversarialTestCase):
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
+        self.assertEqual([s for s, _, _ in split_responses(data)], [200])
+        self.assert_serves_normally(server)
+
+    def test_request_and_eof_arriving_together_on_a_waiting_connection(self):
+        """A keep-alive connection already waiting for its next request gets
+        that request and the client's FIN at once (hellod is stopped while
+        both arrive): hellod answers and closes, well before the keep-alive
+        timeout. Input is edge-triggered, so one wakeup reports both, and the
+        read that takes the request must not leave the EOF unseen."""
+        server = self.start("timeouts: {keepalive: 60s}\n")
+        with server.connect(timeout=5) as sock:
+            sock.sendall(GET)
+            self.assertEqual(read_response(sock)[0], 200)
+            with stopped(server):
+                sock.sendall(GET)
+                sock.shutdown(socket.SHUT_WR)
+            data = recv_until_close(sock)
         self.assertEqual([s for s, _, _ in split_responses(data)], [200])
         self.assert_serves_normally(server)
 

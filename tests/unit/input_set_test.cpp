@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The worker's own epoll set on real descriptors: each reported event names
-// its owner, a removed descriptor is no longer reported, and libuv's
-// descriptor is reported as neither a connection nor a listener.
+// its owner, a removed descriptor is no longer reported, libuv's descriptor
+// is reported as neither a connection nor a listener, and connections (only
+// they) are edge-triggered, with rearm() and EPOLLRDHUP for what a read
+// leaves behind.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,19 +56,24 @@ TEST(InputSet, EachEventNamesItsOwner) {
 
   send_byte(clients.theirs);
   send_byte(libuv.theirs);
-  ASSERT_EQ(set.wait(events, 1000), 3);  // level-triggered: the first byte is still unread
+  // The connection's byte is still unread, but it was reported once.
+  ASSERT_EQ(set.wait(events, 1000), 2);
   int connections = 0;
   int listeners = 0;
   int libuv_events = 0;
-  for (const epoll_event& event : std::span(events).first(3)) {
+  for (const epoll_event& event : std::span(events).first(2)) {
     const InputSet::Ready owner = InputSet::owner_of(event);
     connections += owner.connection == kConnection ? 1 : 0;
     listeners += owner.listener == kListener ? 1 : 0;
     libuv_events += owner.connection == nullptr && owner.listener == nullptr ? 1 : 0;
   }
-  EXPECT_EQ(connections, 1);
+  EXPECT_EQ(connections, 0);
   EXPECT_EQ(listeners, 1);
   EXPECT_EQ(libuv_events, 1);
+
+  // Listeners and libuv's descriptor are level-triggered: still unread, so
+  // reported again.
+  EXPECT_EQ(set.wait(events, 1000), 2);
 }
 
 // A set with libuv's stand-in and one client connection in it.
@@ -91,6 +98,33 @@ TEST_F(OneClient, ARemovedDescriptorIsNotReported) {
   // Watched again, it is reported again: the byte is still there.
   ASSERT_EQ(set.add(client.ours.get(), kConnection), 0);
   EXPECT_EQ(set.wait(events, 1000), 1);
+}
+
+TEST_F(OneClient, AConnectionIsReportedOncePerArrival) {
+  std::array<epoll_event, 2> events{};
+  send_byte(client.theirs);
+  ASSERT_EQ(set.wait(events, 1000), 1);
+  EXPECT_EQ(set.wait(events, 0), 0);  // unread, but already reported
+  send_byte(client.theirs);
+  EXPECT_EQ(set.wait(events, 1000), 1);
+}
+
+TEST_F(OneClient, ARearmedConnectionIsReportedAgain) {
+  std::array<epoll_event, 2> events{};
+  send_byte(client.theirs);
+  ASSERT_EQ(set.wait(events, 1000), 1);
+  ASSERT_EQ(set.rearm(client.ours.get(), kConnection), 0);
+  ASSERT_EQ(set.wait(events, 1000), 1);
+  EXPECT_EQ(InputSet::owner_of(events[0]).connection, kConnection);
+}
+
+TEST_F(OneClient, APeersShutdownIsReportedWithTheInputBeforeIt) {
+  send_byte(client.theirs);
+  ASSERT_EQ(::shutdown(client.theirs.get(), SHUT_WR), 0);
+  std::array<epoll_event, 2> events{};
+  ASSERT_EQ(set.wait(events, 1000), 1);
+  EXPECT_NE(events[0].events & EPOLLIN, 0U);
+  EXPECT_NE(events[0].events & EPOLLRDHUP, 0U);
 }
 
 TEST_F(OneClient, AddingADescriptorTwiceFails) {
