@@ -52,6 +52,7 @@ from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = ("keepalive", "pipelined", "close")
 VARIANT_SCENARIOS = ("keepalive", "pipelined")
+PEER_PAIR_SCENARIOS = ("keepalive", "close")  # the per-CPU-second targets against peers
 MEDIAN_FIELDS = ("rps", "rps_per_cpu", "user_us_per_request", "system_us_per_request", "p50_ms",
                  "p99_ms", "written_per_request")
 
@@ -267,21 +268,38 @@ class Bench:
         for baseline, variant in pairs:
             self.run_pair(baseline, variant)
 
-    def run_pair(self, baseline, variant):
+    def run_peer_pairs(self):
+        """hellod side by side with nginx, then with h2o, 1 worker each, in the
+        modes with a per-CPU-second target: the same ratio as the rotation's,
+        with the machine's drift cancelled (side_by_side.py)."""
+        server_cpus, _ = self.placement(1)
+        for peer in (Nginx(1, cpus=server_cpus), H2o(1, cpus=server_cpus)):
+            self.run_pair(self.made(peer), self.made(Hellod(self.args.hellod, 1, cpus=server_cpus)),
+                          PEER_PAIR_SCENARIOS, name=f"hellod/{peer.name}")
+        self.summary["side_by_side"] = {
+            scenario: {f"vs_{peer}": side_by_side.figures(
+                self.pairs.get(f"hellod/{peer}", []), scenario, "variant").get(
+                    f"{scenario}.rps_per_cpu_vs_baseline") for peer in ("nginx", "h2o")}
+            for scenario in PEER_PAIR_SCENARIOS}
+
+    def run_pair(self, baseline, variant, scenarios=VARIANT_SCENARIOS, name=None):
+        """Side-by-side records of variant against baseline in each scenario,
+        kept in self.pairs[name or variant's key]."""
         # Each wrk gets one thread: the two share the client CPUs.
         def command(server, scenario):
             return self.wrk_command(server, scenario, self.args.duration, 1, threads=1)
 
+        name = name or variant.key
         for server in (baseline, variant):
             self.start(server)
         try:
             records = []
-            for scenario in VARIANT_SCENARIOS:
+            for scenario in scenarios:
                 found = side_by_side.run_pairs(
                     baseline, variant, scenario, self.args.side_by_side,
                     lambda server, s=scenario: command(server, s), self.args.duration + 30)
                 for record in found:
-                    print(f"  side by side {scenario:9} {variant.key:24} "
+                    print(f"  side by side {scenario:9} {name:24} "
                           f"{record['variant']['rps_per_cpu'] or 0:>11,.0f} req/cpu-s, "
                           f"baseline {record['baseline']['rps_per_cpu'] or 0:>11,.0f}: "
                           f"{record['ratio'] or 0:.3f}", flush=True)
@@ -290,7 +308,7 @@ class Bench:
                             self.notes.append(f"{record[side]['key']} {scenario} side by side: "
                                               f"wrk errors {record[side]['errors']}")
                 records += found
-            self.pairs[variant.key] = records
+            self.pairs[name] = records
         finally:
             for server in (baseline, variant):
                 self.stop(server)
@@ -633,6 +651,9 @@ class Bench:
                     self.run_throughput(count, rounds)
                 self.summarize_throughput()
             self.phase("throughput", "throughput: wrk", throughput)
+            if not a.quick:  # --quick keeps under a minute
+                self.phase("peer_pairs", "throughput: hellod side by side with nginx, with h2o",
+                           self.run_peer_pairs)
             if self.supported_variants():
                 self.phase("variant_pairs", "variants: side by side with the baseline, wrk",
                            self.run_variant_pairs)
@@ -678,7 +699,7 @@ class Bench:
                     "phase_seconds": self.phase_seconds, "versions": versions(a.hellod),
                     "load_average": self.load,
                     "summary": self.summary, "runs": self.runs,
-                    "side_by_side": self.pairs, "notes": self.notes,
+                    "side_by_side_runs": self.pairs, "notes": self.notes,
                     "table": table.splitlines(), "variant_table": variant_table.splitlines(),
                     "kernel_table": kernel_table.splitlines()}
         report.write_json(os.path.join(a.out, "latest.json"), document)
@@ -792,8 +813,8 @@ def parse_args(argv):
     parser.add_argument("--scaling-rounds", type=int, default=1,
                         help="rounds for worker counts above 1")
     parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
-    parser.add_argument("--side-by-side", type=int, default=4,
-                        help="side-by-side pairs of runs per variant and scenario")
+    parser.add_argument("--side-by-side", type=int, default=3,
+                        help="side-by-side pairs of runs per variant (or peer) and scenario")
     parser.add_argument("--warmup", type=int, default=1,
                         help="seconds of unrecorded keep-alive load per server first (0: none)")
     parser.add_argument("--connections", type=int, default=100)

@@ -101,6 +101,7 @@ def table_rows(summary):
         rows.append([f"{label} [{unit}]"] + [fmt(values[s]) for s in SERVERS]
                     + [ratio_text(values["hellod"], values[p]) for p in PEERS]
                     + [target_text(targets), check_targets(targets, values)])
+    rows += side_by_side_rows(summary)
     for workers, entry in summary.get("scaling", {}).items():
         if workers == "1":
             continue  # the rows above
@@ -111,6 +112,23 @@ def table_rows(summary):
             rows.append([f"{scenario} req/s, workers={workers}"]
                         + [fmt(values[s]) for s in SERVERS]
                         + [ratio_text(values["hellod"], values[p]) for p in PEERS] + ["", ""])
+    return rows
+
+
+def side_by_side_rows(summary):
+    """hellod's req per CPU-s over each peer's, each pair running at once
+    (bench.py run_peer_pairs): only the ratios, against the same targets."""
+    rows = []
+    for scenario, ratios in summary.get("side_by_side", {}).items():
+        key = f"{scenario}.rps_per_cpu"
+        label, targets = next((label, targets) for k, label, _, targets in ROWS if k == key)
+        verdicts = [compare(comparison, ratios[f"vs_{peer}"], bound)
+                    for comparison, bound, peer in targets if ratios.get(f"vs_{peer}")]
+        rows.append([f"{label}, side by side [ratio]", "", "", ""]
+                    + [f"{ratios[f'vs_{p}']:.2f}" if ratios.get(f"vs_{p}") else "-"
+                       for p in PEERS]
+                    + [target_text(targets), ("ok" if all(verdicts) else "MISS") if verdicts
+                       else ""])
     return rows
 
 
@@ -285,13 +303,14 @@ VARIANT_COLORS = {"keep-alive": "#2b6cb0", "pipelined": "#68d391"}
 
 
 def _bar_panel(x0, y0, width, height, title, groups, unit, per_group=False, colors=COLORS,
-               ratios=True, reference=None):
+               ratios=True, reference=None, notes=None):
     """One grouped bar chart: groups is [(label, {series: value})].
 
     per_group scales each group to its own largest value (for groups in
     different units); ratios adds hellod's ratio to each peer under a group;
-    reference draws a dashed line at that value (e.g. 100 %). A string value
-    is printed at the bar's foot instead of a bar (e.g. "n/a").
+    reference draws a dashed line at that value (e.g. 100 %); notes: a line
+    of text under some groups ({label: text}). A string value is printed at
+    the bar's foot instead of a bar (e.g. "n/a").
     """
     parts = [f'<text x="{x0}" y="{y0 - 24}" font-size="14" font-weight="bold">'
              f'{html.escape(title)}</text>',
@@ -341,7 +360,22 @@ def _bar_panel(x0, y0, width, height, title, groups, unit, per_group=False, colo
             parts.append(f'<text x="{center:.1f}" y="{y0 + height + 15 + 12 * len(lines)}" '
                          f'font-size="9" fill="#555" text-anchor="middle">'
                          f'{html.escape(text)}</text>')
+        if notes and label in notes:
+            parts.append(f'<text x="{center:.1f}" y="{y0 + height + 27 + 12 * len(lines)}" '
+                         f'font-size="9" fill="#555" text-anchor="middle">'
+                         f'{html.escape(notes[label])}</text>')
     return parts
+
+
+def _side_by_side_notes(summary, scenarios):
+    """{scenario's label: "side by side: 1.14x nginx 1.23x h2o"} (run_peer_pairs)."""
+    notes = {}
+    for key, label in scenarios:
+        ratios = summary.get("side_by_side", {}).get(key, {})
+        text = " ".join(f"{ratios[f'vs_{p}']:.2f}x {p}" for p in PEERS if ratios.get(f"vs_{p}"))
+        if text:
+            notes[label] = f"side by side: {text}"
+    return notes
 
 
 def _wrap(text, width):
@@ -415,7 +449,8 @@ def write_svg(path, summary, caption):
              f'font-family="sans-serif" viewBox="0 0 {width} {height}">',
              '<rect width="100%" height="100%" fill="white"/>']
     parts += _bar_panel(50, 60, 400, 200, "Requests per server CPU-second (1 worker)",
-                        per_cpu, "higher is better")
+                        per_cpu, "higher is better; bars: rotated runs",
+                        notes=_side_by_side_notes(summary, scenarios))
     parts += _bar_panel(520, 60, 400, 200, "Raw requests/s (1 worker)", raw, "higher is better")
     parts += _bar_panel(50, 370, 400, 200, "Keep-alive requests/s by workers", scaling,
                         "higher is better")
@@ -426,8 +461,8 @@ def write_svg(path, summary, caption):
     variant_groups = _variant_groups(summary)
     if variant_groups:
         parts += _bar_panel(520, 680, 400, 200, "Feature cost: req per CPU-s vs baseline",
-                            variant_groups, "% of the server's baseline (dashed), same run; "
-                            "n/a: not in this build",
+                            variant_groups, "% of the server's baseline (dashed), side by "
+                            "side; n/a: not in this build",
                             colors=VARIANT_COLORS, ratios=False, reference=100)
         parts += _legend(520, height - 50, VARIANT_COLORS)
     parts += _legend(50, height - 50, COLORS)
