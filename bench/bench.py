@@ -9,11 +9,12 @@ Phases, each bounded in time:
   throughput wrk keep-alive (-c100), pipelined x16 and connection-per-request,
              servers rotated run by run for --rounds rounds, for each worker
              count; req/s, server CPU time (utime+stime from /proc) and
-             latency. Then, with 1 worker, each configuration variant of
-             --variants (variants.yaml) side by side with the baseline in
-             keep-alive and pipelined runs (bench/side_by_side.py):
-             --side-by-side pairs of runs, both servers on the same CPUs at
-             the same time.
+             latency. Then, with 1 worker, hellod side by side with nginx
+             and with h2o in keep-alive and connection-per-request runs,
+             and each configuration variant of --variants (variants.yaml)
+             side by side with the baseline in keep-alive and pipelined
+             runs (bench/side_by_side.py): --side-by-side pairs of runs,
+             both servers on the same CPUs at the same time.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
   syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k), of
              16-deep pipelined batches (clients.py batches) and of one-shot
@@ -64,7 +65,7 @@ class Bench:
         self.live = []  # servers and client processes to stop on the way out
         self.created = []  # servers whose temporary directories go at the end
         self.runs = []  # every measured wrk run, for the JSON
-        self.pairs = {}  # server key -> side_by_side records against its baseline
+        self.pairs = {}  # a variant's key, or hellod/PEER -> side_by_side records
         self.summary = {}
         self.notes = []
         self.phase_seconds = {}

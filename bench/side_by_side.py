@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""A configuration variant's cost, measured side by side with its baseline.
+"""Two servers measured side by side: a configuration variant against its
+baseline (what the variant costs), or hellod against nginx or h2o.
 
 The two servers share the server CPUs and two wrk processes (one per server,
 same options) share the client CPUs for the same seconds, so whatever the
 machine does in those seconds (a neighbouring VM's load, a slower client
 core) it does to both, and the ratio of their requests per server
-CPU-second is what the variant itself costs. The wrk that starts first
+CPU-second is what tells them apart. The wrk that starts first
 alternates pair by pair. Alternated runs a minute apart cannot show a 3%
 target on a shared 2-core VM: there, two runs of configurations that differ
 by one instruction per request came out 0.72x to 1.18x of each other.

@@ -55,8 +55,8 @@ def stopped(server):
     server.proc.send_signal(signal.SIGSTOP)
     try:
         wait_for(lambda: all(thread_state(path) == "T" for path in
-                               glob.glob(f"/proc/{server.proc.pid}/task/*/stat")),
-                   timeout=5, what="hellod's threads to stop")
+                             glob.glob(f"/proc/{server.proc.pid}/task/*/stat")),
+                 timeout=5, what="hellod's threads to stop")
         yield
     finally:
         server.proc.send_signal(signal.SIGCONT)
