@@ -90,7 +90,8 @@ def read_recording(data_path, timeout=300):
 
 
 # The keep-alive path's calls, counted in the second run.
-COUNTED_CALLS = ("epoll_wait", "epoll_pwait", "read", "recvfrom", "sendmsg", "writev", "write")
+COUNTED_CALLS = ("epoll_wait", "epoll_pwait", "read", "recvfrom", "sendmsg", "sendto", "writev",
+                 "write")
 
 
 def count_command(output_path, pids, control_fifo, ack_fifo):

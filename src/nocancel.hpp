@@ -23,6 +23,11 @@ inline ssize_t receive(int fd, void* buffer, std::size_t length, int flags) {
   return syscall(SYS_recvfrom, fd, buffer, length, flags, nullptr, nullptr);
 }
 
+// send(2) is sendto(2) without an address on x86-64 and arm64 alike.
+inline ssize_t send_bytes(int fd, const void* bytes, std::size_t length, int flags) {
+  return syscall(SYS_sendto, fd, bytes, length, flags, nullptr, 0);
+}
+
 inline ssize_t send_message(int fd, const msghdr* message, int flags) {
   return syscall(SYS_sendmsg, fd, message, flags);
 }

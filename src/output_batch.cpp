@@ -44,14 +44,17 @@ static_assert(sizeof(uv_buf_t) == sizeof(iovec) &&
 
 // sendmsg(2) rather than writev(2): a socket call skips the VFS layer
 // (rw_verify_area, fsnotify) that writev goes through, and MSG_NOSIGNAL
-// turns a closed peer into EPIPE instead of SIGPIPE.
+// turns a closed peer into EPIPE instead of SIGPIPE. One buffer (a lone
+// response with a small body, see Response) goes with send(2), which copies
+// no msghdr and no iovec array in.
 ssize_t OutputBatch::try_write(int fd) {
   msghdr message{};
   message.msg_iov = reinterpret_cast<iovec*>(bufs_.data());
   message.msg_iovlen = bufs_.size();
   ssize_t written = 0;
   do {
-    written = send_message(fd, &message, MSG_NOSIGNAL);
+    written = bufs_.size() == 1 ? send_bytes(fd, bufs_[0].base, bufs_[0].len, MSG_NOSIGNAL)
+                                : send_message(fd, &message, MSG_NOSIGNAL);
   } while (written < 0 && errno == EINTR);
   if (written >= 0) return written;
   return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;  // libuv's codes are -errno on Unix

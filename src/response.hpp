@@ -51,6 +51,7 @@ class Response {
  private:
   struct Variant {
     std::string head;
+    std::string whole;  // head and body together, for a small body (else empty)
     std::size_t date_offset = 0;
   };
 
