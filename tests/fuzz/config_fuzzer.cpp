@@ -82,11 +82,12 @@ void check_ranges(const Config& config) {
   }
 }
 
-// The rendered head must be a status line, header lines with a colon each,
-// and one empty line at the very end: nothing from the config may add a line.
+// The rendered head (a HEAD request's bytes) must be a status line, header
+// lines with a colon each, and one empty line at the very end: nothing from
+// the config may add a line. A GET's bytes are that head and the configured
+// body (in one buffer for a small body, else two).
 void check_rendered(const ResponseConfig& config, const Response& response) {
-  const ResponseBytes bytes = response.bytes(ConnectionHeader::none, false);
-  const std::string_view head = bytes.head;
+  const std::string_view head = response.bytes(ConnectionHeader::none, true).head;
   const std::size_t end = head.find("\r\n\r\n");
   if (end == std::string_view::npos || end + 4 != head.size()) fail("malformed head", head);
   std::size_t lines = 0;
@@ -107,8 +108,10 @@ void check_rendered(const ResponseConfig& config, const Response& response) {
   // 204 and 304 carry no body (RFC 9110 §15.3.5, §15.4.5).
   const int status = config.status;
   const bool has_body = status != 204 && status != 304;
-  if (bytes.body != (has_body ? config.body.view() : std::string_view()))
-    fail("body differs from the config");
+  const ResponseBytes get = response.bytes(ConnectionHeader::none, false);
+  const std::string wire = std::string(get.head) + std::string(get.body);
+  if (wire != std::string(head) + std::string(has_body ? config.body.view() : std::string_view()))
+    fail("a GET is not the head and the configured body", wire);
 }
 
 void check_rendered(const Config& config) {

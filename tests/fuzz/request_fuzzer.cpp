@@ -171,18 +171,35 @@ int route_status(const ReplyContext& context) {
                                               : config.response.status;
 }
 
-// The bytes hellod would write must be one well-formed response with the
-// expected status and Connection header, and no body for HEAD.
+// The Content-Length field's value in a head's field lines, or "" without one.
+std::string_view content_length(std::string_view fields) {
+  constexpr std::string_view kLength = "\r\nContent-Length: ";
+  const std::size_t at = fields.find(kLength);
+  if (at == std::string_view::npos) return {};
+  const std::size_t start = at + kLength.size();
+  return fields.substr(start, fields.find("\r\n", start) - start);
+}
+
+// The bytes hellod would write (its head and body buffers, or one buffer
+// holding both for a small body) must be one well-formed response with the
+// expected status and Connection header, a body of its Content-Length, and
+// no body for HEAD.
 void check_response(const ResponseBytes& bytes, int status, ConnectionHeader connection,
                     bool head) {
+  const std::string wire = std::string(bytes.head) + std::string(bytes.body);
   const std::string prefix = "HTTP/1.1 " + std::to_string(status) + " ";
-  if (bytes.head.substr(0, prefix.size()) != prefix) fail("bad status line", bytes.head);
-  if (bytes.head.size() < 4 || bytes.head.substr(bytes.head.size() - 4) != "\r\n\r\n") {
-    fail("head does not end with an empty line", bytes.head);
+  if (wire.compare(0, prefix.size(), prefix) != 0) fail("bad status line", wire);
+  const std::size_t end = wire.find("\r\n\r\n");
+  if (end == std::string::npos) fail("no empty line ends the head", wire);
+  const std::string_view fields = std::string_view(wire).substr(0, end + 2);
+  const std::string_view body = std::string_view(wire).substr(end + 4);
+  const bool says_close = fields.find("\r\nConnection: close\r\n") != std::string_view::npos;
+  if (says_close != (connection == ConnectionHeader::close)) fail("wrong Connection", fields);
+  if (head && !body.empty()) fail("HEAD response has a body", wire);
+  const std::string_view length = content_length(fields);
+  if (!head && !length.empty() && length != std::to_string(body.size())) {
+    fail("the body is not its Content-Length", wire);
   }
-  const bool says_close = bytes.head.find("\r\nConnection: close\r\n") != std::string_view::npos;
-  if (says_close != (connection == ConnectionHeader::close)) fail("wrong Connection", bytes.head);
-  if (head && !bytes.body.empty()) fail("HEAD response has a body");
 }
 
 // The connection's own decision (reply_for, shared with Connection), checked:
