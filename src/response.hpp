@@ -20,7 +20,8 @@ namespace hellod {
 enum class ConnectionHeader : unsigned char { none, close, keep_alive };
 
 // The bytes of one response: the status line and headers, then the body.
-// Kept apart so a large body is shared, not copied per variant.
+// A large body is kept apart, shared rather than copied per variant; a small
+// one comes right after the headers in `head` (one buffer), `body` empty.
 struct ResponseBytes {
   std::string_view head;
   std::string_view body;
