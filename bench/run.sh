@@ -7,16 +7,25 @@
 #   bench/run.sh --rounds 5 --duration 10 --workers 1,2,auto
 #   bench/run.sh --phases callgrind,syscalls
 # Installs wrk, nginx-light, h2o, valgrind, strace, apache2-utils, python3 and
-# python3-yaml when missing, builds hellod (Release, HELLOD_BENCH=ON) in
-# build-bench/, prints the tables and writes bench/results/latest.json and
-# latest.svg.
+# python3-yaml when missing, builds hellod (the package's flags, link-time
+# optimization, HELLOD_BENCH=ON) in build-bench/, prints the tables and
+# writes bench/results/latest.json and latest.svg.
 # Every run is bounded in time; the trap stops whatever is still running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh bench
 
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DHELLOD_BENCH=ON >/dev/null
+# The package's flags (packaging/debian/buildflags.mk through dpkg-buildflags,
+# CPPFLAGS joined to the compile flags as debhelper's cmake build does), so
+# the benchmark measures the binary operators install.
+eval "$(make -s --no-print-directory -f packaging/debian/buildflags.mk -f - <<'MAKE'
+export-flags: ; @dpkg-buildflags --export=sh
+MAKE
+)"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=None -DBUILD_TESTING=OFF -DHELLOD_BENCH=ON \
+  -DHELLOD_LTO=ON -DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS $CPPFLAGS" \
+  -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" >/dev/null
 cmake --build build-bench -j"$(nproc)" --target hellod hellod_alloc_count
 
 bench_pid=""
