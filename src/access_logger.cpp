@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "thread_name.hpp"
 
@@ -56,7 +57,9 @@ void AccessLogger::flush() {
 }
 
 void AccessLogger::run() {
-  auto last_record = std::chrono::steady_clock::now();
+  // None yet: the thread sleeps from the start, so a hellod whose access
+  // log is off never wakes up for it.
+  std::optional<std::chrono::steady_clock::time_point> last_record;
   for (;;) {
     std::uint64_t flush_request = 0;
     bool stopping = false;
@@ -86,8 +89,9 @@ void AccessLogger::run() {
 // Polls for a while after the last record, since a worker's next one
 // usually follows soon; then sleeps until one rings the doorbell (or a stop
 // or a flush wakes it), so an idle or access-log-less hellod costs nothing.
-void AccessLogger::wait_for_records(std::chrono::steady_clock::time_point last_record) {
-  if (std::chrono::steady_clock::now() - last_record < options_.sleep_after) {
+void AccessLogger::wait_for_records(
+    std::optional<std::chrono::steady_clock::time_point> last_record) {
+  if (last_record && std::chrono::steady_clock::now() - *last_record < options_.sleep_after) {
     doorbell_.wait_for(options_.idle_poll);
   } else {
     doorbell_.sleep([this] { return queues_empty(); });

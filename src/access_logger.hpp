@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +56,7 @@ class AccessLogger {
  private:
   void start();
   void run();
-  void wait_for_records(std::chrono::steady_clock::time_point last_record);
+  void wait_for_records(std::optional<std::chrono::steady_clock::time_point> last_record);
   [[nodiscard]] bool queues_empty() const;
   std::size_t drain_all();
   void write_record(const AccessRecord& record);

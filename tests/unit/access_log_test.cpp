@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -352,6 +354,48 @@ TEST(AccessLogger, EachRecordWakesASleepingLogger) {
     }
   }
   EXPECT_EQ(written.size(), line.size() * 200);
+}
+
+// How often the thread named name has blocked (voluntary context switches,
+// from /proc): -1 when no thread of this process has that name.
+long times_blocked(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    if (comm != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("voluntary_ctxt_switches:")) return std::stol(line.substr(24));
+    }
+  }
+  return -1;
+}
+
+// A logger that has had no record yet sleeps from the start, as one idle
+// for sleep_after does: a hellod with its access log off never wakes up
+// for it. (It used to poll for sleep_after after starting: 100 wake-ups in
+// a hellod's first second.) Polling every millisecond would block about
+// 200 times in the 200 ms watched here.
+TEST(AccessLogger, AFreshLoggerSleepsUntilItsFirstRecord) {
+  Pipe pipe;
+  AccessLogger::Options options{AccessLogger::Sink::stream, pipe.write_end(),
+                                std::size_t{64} << 10};
+  options.idle_poll = std::chrono::milliseconds(1);
+  options.sleep_after = std::chrono::hours(1);
+  AccessLogger logger(1, options);
+  AccessLogQueue* queue = logger.queue(0);  // starts the thread, as a worker's use does
+  long before = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((before = times_blocked("hellod-logger")) < 1) {  // named, and asleep once
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no sleeping logger thread";
+    std::this_thread::yield();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_LE(times_blocked("hellod-logger") - before, 2);
+  // And the first record still wakes it.
+  ASSERT_TRUE(queue->try_push(sample_record()));
+  logger.flush();
+  EXPECT_EQ(pipe.read_all(), text_of(sample_record()));
 }
 
 // A sink that takes nothing (a full pipe) blocks only the logger thread:
