@@ -331,16 +331,23 @@ TEST(AccessLogger, WritesEveryWorkersRecordsInTheirFormat) {
   EXPECT_EQ(pipe.read_all(), text_of(sample_record()) + json_of(record));
 }
 
+// A logger writing to fd that looks at its queues every idle_poll while
+// records came within sleep_after, and sleeps otherwise.
+AccessLogger::Options polling_options(int fd, std::chrono::milliseconds idle_poll,
+                                      std::chrono::milliseconds sleep_after) {
+  AccessLogger::Options options{AccessLogger::Sink::stream, fd, std::size_t{64} << 10};
+  options.idle_poll = idle_poll;
+  options.sleep_after = sleep_after;
+  return options;
+}
+
 // Idle, the logger sleeps with no timeout: each record must wake it by
 // itself (polling here would take an hour). One record at a time, so the
 // push races the logger going to sleep every time.
 TEST(AccessLogger, EachRecordWakesASleepingLogger) {
   Pipe pipe;
-  AccessLogger::Options options{AccessLogger::Sink::stream, pipe.write_end(),
-                                std::size_t{64} << 10};
-  options.idle_poll = std::chrono::hours(1);
-  options.sleep_after = std::chrono::milliseconds(0);
-  AccessLogger logger(1, options);
+  AccessLogger logger(
+      1, polling_options(pipe.write_end(), std::chrono::hours(1), std::chrono::milliseconds(0)));
   AccessLogQueue* queue = logger.queue(0);
   const std::string line = text_of(sample_record());
   std::string written;
@@ -378,11 +385,8 @@ long times_blocked(const std::string& name) {
 // 200 times in the 200 ms watched here.
 TEST(AccessLogger, AFreshLoggerSleepsUntilItsFirstRecord) {
   Pipe pipe;
-  AccessLogger::Options options{AccessLogger::Sink::stream, pipe.write_end(),
-                                std::size_t{64} << 10};
-  options.idle_poll = std::chrono::milliseconds(1);
-  options.sleep_after = std::chrono::hours(1);
-  AccessLogger logger(1, options);
+  AccessLogger logger(
+      1, polling_options(pipe.write_end(), std::chrono::milliseconds(1), std::chrono::hours(1)));
   AccessLogQueue* queue = logger.queue(0);  // starts the thread, as a worker's use does
   long before = -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
