@@ -32,8 +32,9 @@ class AccessLogger {
     std::size_t queue_capacity = AccessLogQueue::kDefaultCapacity;
     // Idle, the thread looks at the queues this often (workers do not
     // signal it: that would cost them a system call per record), and after
-    // sleep_after without a record it sleeps until a worker's next record
-    // rings its doorbell: an idle hellod does not wake up for its log.
+    // sleep_after without a record, or before its first, it sleeps until a
+    // worker's next record rings its doorbell: an idle hellod does not wake
+    // up for its log.
     std::chrono::milliseconds idle_poll{10};
     std::chrono::milliseconds sleep_after{1'000};
     std::chrono::milliseconds drop_warning_interval{10'000};
