@@ -16,9 +16,10 @@ Phases, each bounded in time:
              runs (bench/side_by_side.py): --side-by-side pairs of runs,
              both servers on the same CPUs at the same time.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
-  syscalls   strace -c -f over a fixed number of keep-alive requests (ab -k), of
-             16-deep pipelined batches (clients.py batches) and of one-shot
-             connections (ab without -k)
+  syscalls   exact counts (perf stat of the raw_syscalls tracepoints,
+             bench/syscall_counter.py) over a fixed number of keep-alive
+             requests (ab -k), of 16-deep pipelined batches (clients.py
+             batches) and of one-shot connections (ab without -k)
   kernel     where each server's CPU time per keep-alive request goes, per
              system call (perf record -g under wrk, bench/kernel_profile.py)
   callgrind  user-space instructions per keep-alive request: two runs of each
@@ -47,6 +48,7 @@ import kernel_profile  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import side_by_side  # noqa: E402
+import syscall_counter  # noqa: E402
 import variants as variants_module  # noqa: E402
 from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
 
@@ -366,46 +368,58 @@ class Bench:
                 "kib_per_connection": (after - before) / count,
                 "bytes_per_connection": (after - before) * 1024 / count}
 
-    def strace(self, server, client_cmd):
-        """System calls the server makes while client_cmd runs: (total, by name,
+    def count_syscalls(self, server, client_cmd):
+        """System calls the server makes while client_cmd runs, counted exactly
+        and without slowing it (bench/syscall_counter.py): (total, by name,
         failed by name)."""
-        out = os.path.join(server.dir, "strace.txt")
-        err_path = os.path.join(server.dir, "strace.err")
-        targets = server.serving_pids()
-        cmd = ["strace", "-c", "-f", "-o", out]
-        for pid in targets:
-            cmd += ["-p", str(pid)]
-        with open(err_path, "w") as err:
-            tracer = subprocess.Popen(cmd, stderr=err)
-        self.live.append(tracer)
+        _, output = self.counted_calls(server, lambda: subprocess.run(
+            client_cmd, capture_output=True, timeout=120, check=True))
+        return syscall_counter.read_counts(output)
+
+    def counted_calls(self, server, run):
+        """run() while syscall_counter's perf stat counts the server's calls:
+        (what run returned, the path of perf stat's output)."""
+        output, control, ack = (os.path.join(server.dir, name)
+                                for name in ("perf-stat.csv", "perf-control", "perf-ack"))
+        for fifo in (control, ack):
+            if os.path.exists(fifo):
+                os.unlink(fifo)
+            os.mkfifo(fifo)
+        result = self.under_perf(
+            syscall_counter.count_command(output, server.serving_pids(), control, ack),
+            lambda: syscall_counter.enable_counting(control, ack), run)
+        return result, output
+
+    def under_perf(self, perf_command, attached, run):
+        """run() while perf_command watches the server, once attached() says it does."""
+        recorder = subprocess.Popen(perf_command, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        self.live.append(recorder)
         try:
-            # One "Process N attached [with M threads]" line per -p.
-            wait_for(lambda: read_text(err_path).count("attached") >= len(targets), 20,
-                     "strace to attach")
-            subprocess.run(client_cmd, capture_output=True, timeout=120, check=True)
+            wait_for(attached, 20, "perf to attach")
+            return run()
         finally:
-            tracer.send_signal(signal.SIGINT)
-            tracer.wait(30)
-            self.live.remove(tracer)
-        return parse_strace(read_text(out))
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(60)
+            self.live.remove(recorder)
 
     def run_syscalls(self):
         a = self.args
-        n, connections = a.strace_requests, a.strace_connections
+        n, connections = a.syscall_requests, a.syscall_connections
         batches = max(n // a.depth, 1)
         for server in self.servers_for(1):
             self.start(server)
             try:
-                ab = ["ab", "-k", "-n", str(n), "-c", str(a.strace_concurrency), self.url(server)]
-                keepalive_total, keepalive_calls, keepalive_errors = self.strace(server, ab)
+                ab = ["ab", "-k", "-n", str(n), "-c", str(a.syscall_concurrency), self.url(server)]
+                keepalive_total, keepalive_calls, keepalive_errors = self.count_syscalls(server, ab)
                 pipe = [sys.executable, os.path.join(BENCH_DIR, "clients.py"), "batches",
-                        str(server.port), str(batches), str(a.depth), str(a.strace_concurrency)]
-                batch_total, batch_calls, batch_errors = self.strace(server, pipe)
+                        str(server.port), str(batches), str(a.depth), str(a.syscall_concurrency)]
+                batch_total, batch_calls, batch_errors = self.count_syscalls(server, pipe)
                 # Without -k, ab speaks HTTP/1.0 without keep-alive: one request
                 # per connection, which the server closes after its response.
-                one_shot = ["ab", "-n", str(connections), "-c", str(a.strace_concurrency),
+                one_shot = ["ab", "-n", str(connections), "-c", str(a.syscall_concurrency),
                             self.url(server)]
-                close_total, close_calls, close_errors = self.strace(server, one_shot)
+                close_total, close_calls, close_errors = self.count_syscalls(server, one_shot)
             finally:
                 self.stop(server)
             self.summary.setdefault("syscalls", {})[server.name] = {
@@ -429,38 +443,24 @@ class Bench:
         how often the server slept per request, {place: ns})."""
         data = os.path.join(server.dir, "perf.data")
         slept = servers.sleeps(server.serving_pids())
-        entry = self.wrk_under(server, kernel_profile.record_command(
-            data, server.all_pids(), self.args.perf_frequency),
-            lambda: os.path.exists(data) and os.path.getsize(data) > 0)
+        entry = self.under_perf(
+            kernel_profile.record_command(data, server.all_pids(), self.args.perf_frequency),
+            lambda: os.path.exists(data) and os.path.getsize(data) > 0,
+            lambda: self.wrk_keepalive(server))
         entry["sleeps_per_request"] = (servers.sleeps(server.serving_pids()) - slept) / \
             entry["requests"]
         return entry, kernel_profile.read_recording(data)
 
     def count_keepalive_calls(self, server):
-        """perf stat of the server's system calls while wrk runs keep-alive:
-        {call name: calls per request}."""
-        output, control, ack = (os.path.join(server.dir, name)
-                                for name in ("perf-stat.csv", "perf-control", "perf-ack"))
-        for fifo in (control, ack):
-            os.mkfifo(fifo)
-        entry = self.wrk_under(
-            server, kernel_profile.count_command(output, server.all_pids(), control, ack),
-            lambda: kernel_profile.enable_counting(control, ack))
-        return {name: count / entry["requests"]
-                for name, count in kernel_profile.read_counts(output).items()}
+        """The server's system calls while wrk runs keep-alive: {call name: calls
+        per request}."""
+        entry, output = self.counted_calls(server, lambda: self.wrk_keepalive(server))
+        _, by_name, _ = syscall_counter.read_counts(output)
+        return {name: count / entry["requests"] for name, count in by_name.items()}
 
-    def wrk_under(self, server, perf_command, attached):
-        """wrk keep-alive for --perf-seconds while perf_command watches the server."""
-        recorder = subprocess.Popen(perf_command, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
-        self.live.append(recorder)
-        try:
-            wait_for(attached, 20, "perf to attach")
-            return self.wrk(server, "keepalive", self.args.perf_seconds, 1)
-        finally:
-            recorder.send_signal(signal.SIGINT)
-            recorder.wait(60)
-            self.live.remove(recorder)
+    def wrk_keepalive(self, server):
+        """wrk keep-alive for --perf-seconds, one round."""
+        return self.wrk(server, "keepalive", self.args.perf_seconds, 1)
 
     def run_kernel(self):
         for server in self.servers_for(1):
@@ -662,7 +662,7 @@ class Bench:
             self.phase("memory", f"memory: {a.idle} idle keep-alive connections",
                        self.run_memory)
         if "syscalls" in phases:
-            self.phase("syscalls", "syscalls: strace -c -f", self.run_syscalls)
+            self.phase("syscalls", "syscalls: perf stat, raw_syscalls", self.run_syscalls)
         if "kernel" in phases:
             self.phase("kernel", "kernel: perf record -g under keep-alive", self.run_kernel)
         if "callgrind" in phases:
@@ -725,25 +725,6 @@ def versions(hellod):
         except (OSError, IndexError, subprocess.TimeoutExpired) as error:
             found[name] = f"unknown ({error})"
     return found
-
-
-def parse_strace(text):
-    """strace -c's table -> (total calls, {syscall: calls}, {syscall: failed calls})."""
-    calls, errors, total = {}, {}, 0
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or not fields[0][0].isdigit():
-            continue
-        name = fields[-1]
-        count = int(fields[3])
-        failed = int(fields[4]) if len(fields) == 6 else 0  # the errors column may be empty
-        if name == "total":
-            total = count
-        else:
-            calls[name] = count
-            if failed:
-                errors[name] = failed
-    return total, calls, errors
 
 
 def callgrind_total(path):
@@ -824,11 +805,9 @@ def parse_args(argv):
     parser.add_argument("--variants", default=os.path.join(BENCH_DIR, "variants.yaml"),
                         help="hellod configuration variants (YAML; 'none' for none)")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for memory")
-    # strace stops the server at every call (about 150 µs a call on this VM):
-    # 10,000 requests and 5,000 connections took the phase to 67 s.
-    parser.add_argument("--strace-requests", type=int, default=5000)
-    parser.add_argument("--strace-connections", type=int, default=2500)
-    parser.add_argument("--strace-concurrency", type=int, default=8)
+    parser.add_argument("--syscall-requests", type=int, default=10000)
+    parser.add_argument("--syscall-connections", type=int, default=5000)
+    parser.add_argument("--syscall-concurrency", type=int, default=8)
     parser.add_argument("--perf-seconds", type=int, default=3,
                         help="seconds of keep-alive load per server under perf record")
     parser.add_argument("--perf-frequency", type=int, default=4000)
@@ -846,8 +825,8 @@ def parse_args(argv):
         args.rounds, args.duration, args.warmup, args.workers = 1, 1, 0, "1"
         args.side_by_side = min(args.side_by_side, 1)
         args.idle = min(args.idle, 2000)
-        args.strace_requests = min(args.strace_requests, 4000)
-        args.strace_connections = min(args.strace_connections, 1000)
+        args.syscall_requests = min(args.syscall_requests, 4000)
+        args.syscall_connections = min(args.syscall_connections, 1000)
         args.callgrind_base = min(args.callgrind_base, 200)
         args.callgrind_requests = min(args.callgrind_requests, 2000)
         args.variant_callgrind_requests = min(args.variant_callgrind_requests, 2000)

@@ -9,17 +9,13 @@ sender's call also delivers the packet to the receiving socket in a softirq.
 The rest is the user space's, the system-call entry and exit code's, page
 faults', interrupts' or other kernel work's.
 
-A second run counts the calls (perf stat of the syscalls:sys_enter_NAME
-tracepoints), apart from the first because tracing every call slows them
-all down: a place's time over its count tells a dearer call from a more
-frequent one.
+A second run counts the calls (bench/syscall_counter.py), apart from the
+first because counting every call slows them all down a little: a place's
+time over its count tells a dearer call from a more frequent one.
 """
 
 import collections
-import errno
-import os
 import re
-import select
 import subprocess
 
 KERNEL_ADDRESS = 0xffff800000000000
@@ -87,48 +83,3 @@ def read_recording(data_path, timeout=300):
     text = subprocess.run(["perf", "script", "-i", data_path, "-F", "period,ip,sym"],
                           capture_output=True, text=True, timeout=timeout, check=True).stdout
     return parse_script(text)
-
-
-# The keep-alive path's calls, counted in the second run.
-COUNTED_CALLS = ("epoll_wait", "epoll_pwait", "read", "recvfrom", "sendmsg", "sendto", "writev",
-                 "write")
-
-
-def count_command(output_path, pids, control_fifo, ack_fifo):
-    """perf stat of COUNTED_CALLS, started with its events off: enable_counting()
-    turns them on once it has attached, so the count starts when asked."""
-    events = [arg for name in COUNTED_CALLS for arg in ("-e", f"syscalls:sys_enter_{name}")]
-    return (["perf", "stat", "-x,", "-o", output_path, "-D", "-1",
-             "--control", f"fifo:{control_fifo},{ack_fifo}", "-p", ",".join(map(str, pids))]
-            + events)
-
-
-def enable_counting(control_fifo, ack_fifo):
-    """True once perf stat has enabled its events (it acknowledges on ack_fifo);
-    False while it has not opened its control fifo yet."""
-    try:
-        control = os.open(control_fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as error:
-        if error.errno == errno.ENXIO:  # no reader yet
-            return False
-        raise
-    ack = os.open(ack_fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        os.write(control, b"enable\n")
-        ready, _, _ = select.select([ack], [], [], 10)
-        return bool(ready) and os.read(ack, 16).startswith(b"ack")
-    finally:
-        os.close(control)
-        os.close(ack)
-
-
-def read_counts(output_path):
-    """perf stat -x, output -> {call name: count} of the calls made at least once."""
-    counts = {}
-    with open(output_path) as f:
-        for line in f:
-            fields = line.strip().split(",")
-            if len(fields) > 2 and fields[2].startswith("syscalls:sys_enter_") and \
-                    fields[0].isdigit() and int(fields[0]) > 0:
-                counts[fields[2].removeprefix("syscalls:sys_enter_")] = int(fields[0])
-    return counts

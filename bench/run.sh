@@ -6,7 +6,7 @@
 # Any other options go to bench/bench.py (see bench/bench.py --help), e.g.
 #   bench/run.sh --rounds 5 --duration 10 --workers 1,2,auto
 #   bench/run.sh --phases callgrind,syscalls
-# Installs wrk, nginx-light, h2o, valgrind, strace, apache2-utils, python3 and
+# Installs wrk, nginx-light, h2o, valgrind, apache2-utils, linux-perf, python3 and
 # python3-yaml when missing, builds hellod (the package's flags, link-time
 # optimization, HELLOD_BENCH=ON) in build-bench/, prints the tables and
 # writes bench/results/latest.json and latest.svg.

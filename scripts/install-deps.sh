@@ -22,7 +22,7 @@ E2E_PACKAGES=(
   debootstrap systemd-container python3
 )
 BENCH_PACKAGES=(
-  wrk nginx-light h2o valgrind strace apache2-utils python3 python3-yaml util-linux linux-perf
+  wrk nginx-light h2o valgrind apache2-utils python3 python3-yaml util-linux linux-perf
 )
 
 want=("${BUILD_PACKAGES[@]}")
