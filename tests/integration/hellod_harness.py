@@ -309,6 +309,42 @@ def assert_no_sanitizer_reports(server):
         raise AssertionError("sanitizer report from hellod:\n" + "\n".join(reports))
 
 
+class SyscallTrace:
+    """strace -f attached to a running hellod, writing the calls named in
+    `calls` (strace's -e trace= list) to a file. skip() is set when strace is
+    missing or cannot attach here (ptrace refused)."""
+
+    def __init__(self, pid, calls, string_size=32):
+        self.skip = None
+        if shutil.which("strace") is None:
+            self.skip = "strace is not installed (apt-get install strace)"
+            return
+        self._dir = tempfile.mkdtemp(prefix="hellod-strace-")
+        self.path = os.path.join(self._dir, "trace")
+        self._proc = subprocess.Popen(
+            ["strace", "-f", "-s", str(string_size), "-e", f"trace={calls}", "-o", self.path,
+             "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        attached = self._proc.stderr.readline().decode()
+        self._proc.stderr.close()
+        if "attached" not in attached:
+            self._proc.wait(5)
+            self.skip = f"strace cannot attach here: {attached.strip()}"
+
+    def text(self):
+        with open(self.path, errors="replace") as f:
+            return f.read()
+
+    def detach(self):
+        """SIGINT: strace detaches and flushes its output."""
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            self._proc.wait(10)
+
+    def close(self):
+        self.detach()
+        shutil.rmtree(self._dir, True)
+
+
 class HellodTestCase(unittest.TestCase):
     """Base class: self.start(config) returns a running Hellod, stopped at teardown."""
 
@@ -318,3 +354,12 @@ class HellodTestCase(unittest.TestCase):
         self.addCleanup(assert_no_sanitizer_reports, server)
         self.addCleanup(server.close)
         return server
+
+    def trace(self, server, calls, string_size=32):
+        """A SyscallTrace of the running server, detached at teardown; skips
+        the test where strace cannot run."""
+        trace = SyscallTrace(server.proc.pid, calls, string_size)
+        if trace.skip is not None:
+            self.skipTest(trace.skip)
+        self.addCleanup(trace.close)
+        return trace

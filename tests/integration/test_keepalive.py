@@ -3,11 +3,7 @@
 (responses in order, and in one write per read), and request bodies being
 consumed without ever being parsed as requests."""
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 import unittest
 
@@ -17,11 +13,6 @@ from hellod_harness import (HellodTestCase, read_response, recv_until_close, spl
 
 def get(target="/", version="1.1", extra=""):
     return f"GET {target} HTTP/{version}\r\nHost: test\r\n{extra}\r\n".encode()
-
-
-def read_text(path):
-    with open(path, errors="replace") as f:
-        return f.read()
 
 
 def expect_eof(test, sock, timeout=3.0):
@@ -143,28 +134,15 @@ class PipeliningTest(HellodTestCase):
         write-family syscall carrying responses is counted against the reads that
         brought requests in. strace sees the real syscalls, unlike any timing of
         recv() on the client side, which cannot tell one write from sixteen."""
-        if shutil.which("strace") is None:
-            self.skipTest("strace is not installed (apt-get install strace)")
         server = self.start()
-        trace_dir = tempfile.mkdtemp(prefix="hellod-strace-")
-        self.addCleanup(shutil.rmtree, trace_dir, True)
-        trace_path = os.path.join(trace_dir, "trace")
-        tracer = subprocess.Popen(
-            ["strace", "-f", "-s", "24", "-e", "trace=read,readv,recvfrom,recvmsg,write,writev,sendmsg,sendto",
-             "-o", trace_path, "-p", str(server.proc.pid)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: tracer.poll() is None and (tracer.kill(), tracer.wait()))
-        attached = tracer.stderr.readline().decode()
-        tracer.stderr.close()
-        if "attached" not in attached:
-            tracer.wait(5)
-            self.skipTest(f"strace cannot attach here: {attached.strip()}")
+        trace = self.trace(server, "read,readv,recvfrom,recvmsg,write,writev,sendmsg,sendto",
+                           string_size=24)
         count = 16
         with server.connect() as sock:
             # Warm-up request: the trace must be live for this connection's I/O.
             sock.sendall(get("/warm-up"))
             read_response(sock)
-            wait_for(lambda: "GET /warm-up" in read_text(trace_path),
+            wait_for(lambda: "GET /warm-up" in trace.text(),
                      what="strace to record the warm-up read")
             sock.sendall(b"".join(get(f"/p{i}") for i in range(count)))
             data = b""
@@ -175,19 +153,18 @@ class PipeliningTest(HellodTestCase):
         write_pattern = r'\b(?:write|writev|sendmsg|sendto)\(\d+, .*?HTTP/1\.1 200.*= (\d+)'
         # The client has every byte once the kernel has them, which can be
         # before strace wrote the writev's result: wait for that line.
-        wait_for(lambda: sum(map(int, re.findall(write_pattern, read_text(trace_path))[1:]))
+        wait_for(lambda: sum(map(int, re.findall(write_pattern, trace.text())[1:]))
                  >= len(data), what="strace to record the writes")
-        tracer.send_signal(2)  # SIGINT: strace detaches and flushes its output
-        tracer.wait(10)
-        trace = read_text(trace_path)
-        reads = re.findall(r'\b(?:read|readv|recvfrom|recvmsg)\(\d+, .*?"GET /p.*= (\d+)', trace)
-        writes = re.findall(write_pattern, trace)
+        trace.detach()
+        text = trace.text()
+        reads = re.findall(r'\b(?:read|readv|recvfrom|recvmsg)\(\d+, .*?"GET /p.*= (\d+)', text)
+        writes = re.findall(write_pattern, text)
         writes = writes[1:]  # the first one answered the warm-up request
-        self.assertGreaterEqual(len(reads), 1, trace)
-        self.assertEqual(sum(map(int, writes)), len(data), trace)
+        self.assertGreaterEqual(len(reads), 1, text)
+        self.assertEqual(sum(map(int, writes)), len(data), text)
         self.assertEqual(len(writes), len(reads),
                          f"{count} pipelined requests in {len(reads)} read(s) went out in "
-                         f"{len(writes)} write(s):\n{trace}")
+                         f"{len(writes)} write(s):\n{text}")
 
     def test_many_pipelined_requests_split_across_reads(self):
         """2000 pipelined requests (bigger than one read) are all answered, in order."""
