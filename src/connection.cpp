@@ -192,9 +192,15 @@ void Connection::on_read_error(ssize_t status) {
     return;
   }
   peer_done_ = true;
-  stop_reading();
-  // A half-closed client still gets the responses already produced.
-  if (!output_pending()) close(CloseReason::client);
+  if (output_pending()) {
+    stop_reading();  // a half-closed client still gets the responses already produced
+    return;
+  }
+  // Closing takes the descriptor out of the InputSet by itself (close(2)
+  // releases its only reference), as every other close does: no
+  // EPOLL_CTL_DEL first.
+  reading_ = false;
+  close(CloseReason::client);
 }
 
 void Connection::process(std::string_view data) {

@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+"""The system calls a connection costs the worker, seen by strace on the
+running server (issue 13): a one-shot connection is accept4, recv, send and
+close, and nothing registers it anywhere; a kept-alive connection leaves the
+worker's epoll set by being closed, not by an EPOLL_CTL_DEL first."""
+
+import re
+import socket
+import unittest
+
+from hellod_harness import HellodTestCase, read_response, recv_until_close, wait_for
+
+# Every call that could touch a connection's descriptor.
+TRACED = ("accept,accept4,read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,sendfile,"
+          "close,shutdown,epoll_ctl,ioctl,fcntl,setsockopt,getsockopt,getpeername")
+CALL = re.compile(r"^\d+\s+(\w+)\((.*)\)\s+= (-?\d+)")
+
+
+def complete_lines(text):
+    """strace -f lines with each call split by another thread's ("<unfinished
+    ...>", then "<... NAME resumed>") joined again."""
+    pending, lines = {}, []
+    for line in text.splitlines():
+        pid, _, rest = line.partition(" ")
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest.removesuffix("<unfinished ...>")
+        elif (resumed := re.match(r"\s*<\.\.\. \w+ resumed>(.*)", rest)) and pid in pending:
+            lines.append(f"{pid} {pending.pop(pid)}{resumed.group(1)}")
+        else:
+            lines.append(line)
+    return lines
+
+
+def connection_calls(text):
+    """[(call, arguments, result)] of the first connection hellod accepted,
+    from the accept4 that returned its descriptor to the close of it."""
+    calls, fd = [], None
+    for line in complete_lines(text):
+        match = CALL.match(line.strip())
+        if match is None:
+            continue
+        name, args, result = match.group(1), match.group(2), int(match.group(3))
+        if fd is None:
+            if name == "accept4" and result >= 0:
+                fd = result
+            continue
+        touches = re.match(rf"{fd}\b", args) or re.match(rf"\d+, EPOLL_CTL_\w+, {fd}\b", args)
+        if touches:
+            calls.append((name, args, result))
+            if name == "close":
+                return calls
+    raise AssertionError(f"no accepted connection closed in the trace:\n{text}")
+
+
+class ConnectionSyscallsTest(HellodTestCase):
+    def setUp(self):
+        self.server = self.start("workers: 1\n")
+        self.strace = self.trace(self.server, TRACED)
+
+    def calls_until_closed(self):
+        wait_for(lambda: re.search(r"\bclose\(\d+\)\s+= 0", self.strace.text()),
+                 what="strace to record hellod closing the connection")
+        self.strace.detach()
+        return connection_calls(self.strace.text())
+
+    def test_a_one_shot_connection_is_read_answered_and_closed(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+            self.assertTrue(recv_until_close(sock).startswith(b"HTTP/1.1 200 OK\r\n"))
+        calls = self.calls_until_closed()
+        self.assertEqual([name for name, _, _ in calls], ["recvfrom", "sendto", "close"], calls)
+
+    def test_a_kept_alive_connection_leaves_epoll_by_its_close(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            self.assertEqual(read_response(sock)[0], 200)
+            # Closed once hellod waits for the next request in its epoll set.
+            wait_for(lambda: "EPOLL_CTL_ADD" in self.strace.text(),
+                     what="hellod to wait for the next request")
+        calls = self.calls_until_closed()
+        self.assertIn(("recvfrom", True), [(name, result == 0) for name, _, result in calls],
+                      "the client's FIN was read")
+        deleted = [call for call in calls if "EPOLL_CTL_DEL" in call[1] and call[2] == 0]
+        self.assertEqual(deleted, [], calls)
+
+
+if __name__ == "__main__":
+    unittest.main()
