@@ -3,14 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
-#include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -245,7 +242,7 @@ bool Connection::answer(const ParseEvent& event) {
     phase_ = Phase::finishing;
   }
   if (is_request) {
-    after_request(reply);
+    bump(loop_.counters.requests);
   } else if (event.kind == ParseEvent::Kind::error) {
     spdlog::debug("rejecting a malformed request with {}", event.error_status);
     bump(loop_.counters.requests);
@@ -253,19 +250,6 @@ bool Connection::answer(const ParseEvent& event) {
     unread_input_ = true;  // the rest of a bad request may still be on its way
   }
   return !reply.close_after && pending_bytes() <= kMaxPendingOutput;
-}
-
-void Connection::after_request(const Reply& reply) {
-  bump(loop_.counters.requests);
-  // Set when a connection turns persistent, as nginx does: a later response
-  // may then follow one the client has not acknowledged yet, which Nagle's
-  // algorithm would hold back; a one-response connection saves the syscall.
-  if (!reply.close_after && requests_ == 1 && !unix_socket_) {
-    const int on = 1;
-    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
-      spdlog::debug("TCP_NODELAY: {}", std::strerror(errno));
-    }
-  }
 }
 
 // Decides what the connection waits for next, now that this round of input

@@ -96,7 +96,6 @@ class Connection : public DeadlineEntry {
   void on_write_done(int status);
   void process(std::string_view data);
   bool answer(const ParseEvent& event);
-  void after_request(const Reply& reply);
   void queue(const Reply& reply);
   // Metrics and access-log wiring (connection_observe.cpp).
   void observe(const ParseEvent& event, const Reply& reply);

@@ -24,8 +24,9 @@ class Listener {
   Listener& operator=(const Listener&) = delete;
   ~Listener() = default;
 
-  // listen(2) (again: only the backlog changes for an inherited socket) and
-  // watch for clients in inputs; -errno on failure.
+  // listen(2) (again: only the backlog changes for an inherited socket),
+  // TCP_NODELAY for the connections accepted from it, and watch for clients
+  // in inputs; -errno on failure.
   [[nodiscard]] int start(InputSet& inputs);
   // TCP_DEFER_ACCEPT (Timeouts::defer_accept), rounded up to whole seconds;
   // nothing for a unix socket.
@@ -47,6 +48,8 @@ class Listener {
   [[nodiscard]] Worker& worker() const { return worker_; }
 
  private:
+  void set_no_delay() const;
+
   std::string name_;
   UniqueFd fd_;
   Worker& worker_;

@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: MIT
 """The system calls a connection costs the worker, seen by strace on the
 running server (issue 13): a one-shot connection is accept4, recv, send and
-close, and nothing registers it anywhere; a kept-alive connection leaves the
-worker's epoll set by being closed, not by an EPOLL_CTL_DEL first."""
+close, and nothing registers it anywhere; a kept-alive connection has Nagle's
+algorithm off from its listener, not from a setsockopt of its own, and leaves
+the worker's epoll set by being closed, not by an EPOLL_CTL_DEL first."""
 
 import re
 import socket
 import unittest
 
-from hellod_harness import HellodTestCase, read_response, recv_until_close, wait_for
+from hellod_harness import (HellodTestCase, listening_socket, read_response, recv_until_close,
+                            socket_activation, wait_for)
 
 # Every call that could touch a connection's descriptor.
 TRACED = ("accept,accept4,read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,sendfile,"
@@ -82,6 +84,24 @@ class ConnectionSyscallsTest(HellodTestCase):
                       "the client's FIN was read")
         deleted = [call for call in calls if "EPOLL_CTL_DEL" in call[1] and call[2] == 0]
         self.assertEqual(deleted, [], calls)
+        self.assertNotIn("setsockopt", [name for name, _, _ in calls], calls)
+
+
+class ListenerOptionsTest(HellodTestCase):
+    def test_an_activated_listener_gets_tcp_nodelay_for_its_connections(self):
+        """A kept-alive connection's response may follow one the client has not
+        acknowledged yet, which Nagle's algorithm would hold back. Linux copies
+        TCP_NODELAY from the listener to each socket accepted from it, so hellod
+        sets it there; the test's own copy of the passed socket shows it."""
+        sock = listening_socket()
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+        activation = socket_activation([sock])
+        server = self.start("workers: 1\n", listen=False, **activation)
+        with socket.create_connection(sock.getsockname(), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            self.assertEqual(read_response(client)[0], 200)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1, server.log())
 
 
 if __name__ == "__main__":
