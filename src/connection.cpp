@@ -69,9 +69,10 @@ void Connection::read_input() {
   }
 }
 
-// Gives the descriptor a libuv handle, for a connection that must wait, and
-// watches it for input if that is wanted. Idempotent;
-// false when that failed and the connection closed itself.
+// Gives the connection a libuv handle, for a connection that must wait (its
+// close callback frees the connection once the loop is done with it), and
+// watches the descriptor for input if that is wanted. Idempotent; false when
+// that failed and the connection closed itself.
 bool Connection::attach() {
   if (attached_) return true;
   assert(phase_ != Phase::closed);
@@ -84,18 +85,30 @@ bool Connection::attach() {
   }
   attached_ = true;
   handle_.handle.data = this;
-  int status = unix_socket_ ? uv_pipe_open(&handle_.pipe, fd_) : uv_tcp_open(&handle_.tcp, fd_);
-  if (status < 0) {
-    // The handle does not own the descriptor; its close callback frees us.
-    static_cast<void>(::close(fd_));
-    spdlog::debug("connection handle: {}", uv_strerror(status));
-    close(CloseReason::error);
-    return false;
-  }
   if (reading_) {
     reading_ = false;
     return start_reading();
   }
+  return true;
+}
+
+// Hands the descriptor to the libuv handle, for a write that waits or a
+// shutdown. Only then: uv_tcp_open and uv_pipe_open set O_NONBLOCK again
+// (an ioctl(2); accept4 gave it already), and libuv's close of an opened
+// stream takes the descriptor out of libuv's own epoll set, where only a
+// waiting write ever put it (an epoll_ctl(2) that fails otherwise).
+// Idempotent; false when that failed and the connection closed itself.
+bool Connection::open_stream() {
+  if (!attach()) return false;
+  if (stream_open_) return true;
+  const int status =
+      unix_socket_ ? uv_pipe_open(&handle_.pipe, fd_) : uv_tcp_open(&handle_.tcp, fd_);
+  if (status < 0) {
+    spdlog::debug("connection handle: {}", uv_strerror(status));
+    close(CloseReason::error);  // the handle does not own the descriptor: close() closes it
+    return false;
+  }
+  stream_open_ = true;
   return true;
 }
 
@@ -110,12 +123,13 @@ void Connection::close(CloseReason reason) {
   loop_.metrics->count_closed(reason);
   phase_ = Phase::closed;
   Deadlines::stop_waiting(*this);
-  if (attached_) {
-    uv_close(&handle_.handle, ConnectionCallbacks::on_close);
-  } else {
-    // Still within start(), which tells its caller to free us.
-    static_cast<void>(::close(fd_));  // close(2) releases the descriptor even when it fails
-  }
+  // An opened stream's descriptor is libuv's to close; otherwise it is ours.
+  // close(2) releases it even when it fails, and takes it out of the
+  // InputSet (its only reference).
+  if (!stream_open_) static_cast<void>(::close(fd_));
+  // Unattached, the connection is still within start(), which tells its
+  // caller to free it; attached, the handle's close callback frees it.
+  if (attached_) uv_close(&handle_.handle, ConnectionCallbacks::on_close);
 }
 
 void Connection::on_input(bool peer_shut) {

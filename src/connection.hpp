@@ -27,10 +27,11 @@ struct Reply;
 // closes is closed with close(2), never registered anywhere (no epoll_ctl).
 // That is the shape of a health check or an HTTP/1.0 client: four system
 // calls with accept4. Only a connection that must wait, for input or for
-// the socket to take output, is attached (attach()): a libuv handle on its
-// descriptor for writes that wait, shutdown and closing, and the
-// descriptor in the worker's InputSet while input is wanted, read with the
-// same recv(2) when reported (on_input()).
+// the socket to take output, is attached (attach()): a libuv handle, whose
+// close callback frees it, and the descriptor in the worker's InputSet while
+// input is wanted, read with the same recv(2) when reported (on_input()).
+// The handle gets the descriptor itself (open_stream()) only for a write
+// that waits or a shutdown.
 //
 // Lifetime: created by its owner on accept. One that ends within start()
 // is freed by the owner right after (start() says so); any other only in its
@@ -91,6 +92,7 @@ class Connection : public DeadlineEntry {
 
   void read_input();
   bool attach();
+  bool open_stream();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
   void on_write_done(int status);
@@ -138,12 +140,13 @@ class Connection : public DeadlineEntry {
   LoopContext& loop_;
   std::unique_ptr<Pending> pending_;  // only while output or parked input exists
   std::uint32_t requests_ = 0;
-  int fd_ = -1;                // the client's socket; the handle's own once attached
+  int fd_ = -1;                // the client's socket; the handle's own once opened
   std::uint64_t read_ns_ = 0;  // monotonic_ns() of the read that brought the current input
   Phase phase_ = Phase::head;
   CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
   bool reading_ = false;   // input is wanted (fd_ is in the InputSet, once attached)
-  bool attached_ = false;  // handle_ is a libuv handle on fd_
+  bool attached_ = false;     // handle_ is a libuv handle
+  bool stream_open_ = false;  // handle_ has fd_ (open_stream()): libuv closes it
   bool unix_socket_ = false;
   bool peer_done_ = false;     // the client sent EOF
   bool unread_input_ = false;  // client bytes were left unparsed: closing must linger

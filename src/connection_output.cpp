@@ -54,7 +54,7 @@ void Connection::flush() {
 }
 
 void Connection::write_pending() {
-  if (!output_pending() || !attach()) return;
+  if (!output_pending() || !open_stream()) return;
   const int status = pending_->output.start_write(stream(), ConnectionCallbacks::on_write, this);
   if (status < 0) {
     spdlog::debug("write failed: {}", uv_strerror(status));
@@ -81,7 +81,7 @@ void Connection::on_write_done(int status) {
 // nginx's lingering close, shut our side down, read and discard until the
 // client closes, and give up after a short while.
 void Connection::begin_linger() {
-  if (!attach()) return;
+  if (!open_stream()) return;
   Pending& state = pending();
   state.held_input.clear();
   state.shutdown_request.data = this;
