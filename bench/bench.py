@@ -16,7 +16,7 @@ Phases, each bounded in time:
              runs (bench/side_by_side.py): --side-by-side pairs of runs,
              both servers on the same CPUs at the same time.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
-  syscalls   exact counts (perf stat of the raw_syscalls tracepoints,
+  syscalls   exact counts (perf stat of the syscall tracepoints,
              bench/syscall_counter.py) over a fixed number of keep-alive
              requests (ab -k), of 16-deep pipelined batches (clients.py
              batches) and of one-shot connections (ab without -k)

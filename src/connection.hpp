@@ -144,7 +144,7 @@ class Connection : public DeadlineEntry {
   std::uint64_t read_ns_ = 0;  // monotonic_ns() of the read that brought the current input
   Phase phase_ = Phase::head;
   CloseReason end_reason_ = CloseReason::client;  // why the last response is the last
-  bool reading_ = false;   // input is wanted (fd_ is in the InputSet, once attached)
+  bool reading_ = false;      // input is wanted (fd_ is in the InputSet, once attached)
   bool attached_ = false;     // handle_ is a libuv handle
   bool stream_open_ = false;  // handle_ has fd_ (open_stream()): libuv closes it
   bool unix_socket_ = false;
