@@ -311,8 +311,8 @@ def assert_no_sanitizer_reports(server):
 
 class SyscallTrace:
     """strace -f attached to a running hellod, writing the calls named in
-    `calls` (strace's -e trace= list) to a file. skip() is set when strace is
-    missing or cannot attach here (ptrace refused)."""
+    `calls` (strace's -e trace= list) to a file. `skip` holds why not when
+    strace is missing or cannot attach here (ptrace refused)."""
 
     def __init__(self, pid, calls, string_size=32):
         self.skip = None
@@ -328,6 +328,7 @@ class SyscallTrace:
         self._proc.stderr.close()
         if "attached" not in attached:
             self._proc.wait(5)
+            shutil.rmtree(self._dir, True)
             self.skip = f"strace cannot attach here: {attached.strip()}"
 
     def text(self):
