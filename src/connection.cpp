@@ -123,6 +123,7 @@ void Connection::close(CloseReason reason) {
   loop_.metrics->count_closed(reason);
   phase_ = Phase::closed;
   Deadlines::stop_waiting(*this);
+  loop_.peers.forget(fd_);
   // An opened stream's descriptor is libuv's to close; otherwise it is ours.
   // close(2) releases it even when it fails, and takes it out of the
   // InputSet (its only reference).

@@ -113,13 +113,7 @@ void Connection::log_access(const ParseEvent& event, const Reply& reply) {
     record.user_agent = agent;
   if (const std::string_view referer = parser_.captured(Field::referer); !referer.empty())
     record.referer = referer;
-  sockaddr_storage peer{};
-  socklen_t length = sizeof(peer);
-  if (!unix_socket_ && ::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
-    record.client = client_address_of(reinterpret_cast<const sockaddr*>(&peer));
-  } else {
-    record.client.family = AF_UNIX;
-  }
+  record.client = unix_socket_ ? ClientAddress{.family = AF_UNIX} : loop_.peers.of(fd_);
   if (!loop_.access_log->try_push(record)) loop_.metrics->count_access_log_drop();
 }
 

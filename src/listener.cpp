@@ -82,8 +82,10 @@ void Listener::set_no_delay() const {
     spdlog::debug("{}: TCP_NODELAY: {}", name_, std::strerror(errno));
 }
 
-int Listener::accept_one() const {
-  const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+int Listener::accept_one(sockaddr_storage* peer) const {
+  socklen_t length = sizeof(sockaddr_storage);
+  const int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(peer),
+                           peer != nullptr ? &length : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   return fd >= 0 ? fd : -errno;
 }
 

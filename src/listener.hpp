@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <string>
 
@@ -38,8 +40,8 @@ class Listener {
   void close();
 
   // One pending client's descriptor (non-blocking, close-on-exec), or -errno
-  // (-EAGAIN once the backlog is empty).
-  [[nodiscard]] int accept_one() const;
+  // (-EAGAIN once the backlog is empty); with its address in *peer if given.
+  [[nodiscard]] int accept_one(sockaddr_storage* peer = nullptr) const;
 
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] bool unix_socket() const { return unix_socket_; }

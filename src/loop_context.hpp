@@ -13,6 +13,7 @@
 #include "input_set.hpp"
 #include "metrics.hpp"
 #include "output_batch.hpp"
+#include "peer_addresses.hpp"
 #include "response.hpp"
 #include "snapshot.hpp"
 
@@ -70,6 +71,8 @@ struct LoopContext {
   // its access-log queue while log.access is on (else null).
   WorkerMetrics* metrics = nullptr;
   AccessLogQueue* access_log = nullptr;
+  // Its TCP clients' addresses, for the access log.
+  PeerAddresses peers;
   // Responses in batch whose duration is observed when it is written.
   std::uint32_t batched = 0;
   bool draining = false;        // shutting down: every response says close

@@ -359,7 +359,7 @@ void Worker::accept_from(Listener& listener) {
       listener.pause();  // accept_waiting() resumes it when a connection ends
       return;
     }
-    const int fd = listener.accept_one();
+    const int fd = accept_client(listener);
     if (fd >= 0) {
       serve(UniqueFd(fd), listener.unix_socket());
     } else if (fd != -EINTR && fd != -ECONNABORTED) {
@@ -367,6 +367,16 @@ void Worker::accept_from(Listener& listener) {
       return;
     }
   }
+}
+
+// While the access log is on, a TCP client's address comes with it, for
+// the log lines of all its requests (PeerAddresses).
+int Worker::accept_client(const Listener& listener) {
+  if (context_.access_log == nullptr || listener.unix_socket()) return listener.accept_one();
+  sockaddr_storage peer{};
+  const int fd = listener.accept_one(&peer);
+  if (fd >= 0) context_.peers.remember(fd, peer);
+  return fd;
 }
 
 // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the client

@@ -80,6 +80,7 @@ class Worker final : public ConnectionOwner {
   Status add_listener(ListenSocket socket);
   void close_listener(Listener* listener);
   void accept_from(Listener& listener);
+  [[nodiscard]] int accept_client(const Listener& listener);
   void on_accept_failed(Listener& listener, int error);
   void serve(UniqueFd client, bool unix_socket);
   void accept_waiting();

@@ -5,7 +5,9 @@ close, and nothing registers it anywhere; a kept-alive connection adds to
 that only its wait in the worker's epoll set."""
 
 import re
+import signal
 import socket
+import subprocess
 import unittest
 
 from hellod_harness import (HellodTestCase, listening_socket, read_response, recv_until_close,
@@ -89,6 +91,85 @@ class ConnectionSyscallsTest(HellodTestCase):
         self.assertEqual([name for name, _, _ in calls],
                          ["recvfrom", "sendto", "epoll_ctl", "recvfrom", "close"], calls)
         self.assertIn("EPOLL_CTL_ADD", calls[2][1], calls)
+
+
+def keep_alive_request(sock, path):
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\n\r\n" % path.encode())
+    return read_response(sock)[0]
+
+
+def hellod_descriptor(server, client):
+    """The descriptor hellod holds for the connection from client's socket
+    (ss -p names each socket's owner and descriptor)."""
+    port = client.getsockname()[1]
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"dport = :{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    found = re.search(rf"pid={server.proc.pid},fd=(\d+)", out)
+    assert found, f"hellod's socket for client port {port} not in ss:\n{out}"
+    return int(found.group(1))
+
+
+class AccessLogSyscallsTest(HellodTestCase):
+    """With log.access on, each line names the client's address and port. The
+    address comes with accept4, so a request costs no getpeername(2); a
+    connection accepted while the log was off asks the kernel once."""
+
+    def reload(self, server, config, count):
+        server.write_config('listen: ["127.0.0.1:0"]\nworkers: 1\n' + config)
+        server.signal(signal.SIGHUP)
+        server.wait_log(r"reloaded", count=count)
+
+    def logged_ports(self, server, prefix, count):
+        """The client ports of the access lines for paths starting with prefix."""
+        pattern = re.compile(rf'^\S+ 127\.0\.0\.1 (\d+) "GET {prefix}')
+        return wait_for(lambda: (lambda found: found if len(found) == count else None)(
+            [int(m.group(1)) for m in map(pattern.match, server.log().splitlines()) if m]),
+            10, what=f"{count} access lines for {prefix}")
+
+    def test_kept_alive_requests_ask_for_no_peer_address(self):
+        server = self.start("workers: 1\nlog: {access: text}\n")
+        strace = self.trace(server, TRACED)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            for i in range(3):
+                self.assertEqual(keep_alive_request(sock, f"/kept-{i}"), 200)
+            port = sock.getsockname()[1]
+        wait_for(lambda: re.search(r"\bclose\(\d+\)\s+= 0", strace.text()),
+                 what="strace to record hellod closing the connection")
+        strace.detach()
+        calls = connection_calls(strace.text())
+        self.assertNotIn("getpeername", [name for name, _, _ in calls], calls)
+        self.assertEqual(self.logged_ports(server, "/kept-", 3), [port] * 3)
+
+    def test_a_connection_older_than_the_log_asks_once(self):
+        server = self.start("workers: 1\n")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            self.assertEqual(keep_alive_request(sock, "/before"), 200)
+            self.reload(server, "log: {access: text}\n", 1)
+            strace = self.trace(server, "getpeername")
+            for i in range(3):
+                self.assertEqual(keep_alive_request(sock, f"/after-{i}"), 200)
+            self.assertEqual(self.logged_ports(server, "/after-", 3), [sock.getsockname()[1]] * 3)
+        strace.detach()
+        self.assertEqual(len(re.findall(r"getpeername\(", strace.text())), 1, strace.text())
+
+    def test_a_reused_descriptor_names_its_new_client(self):
+        """A's descriptor, closed while the log is on, goes to B while it is
+        off; B's line, once the log is on again, names B."""
+        server = self.start("workers: 1\nlog: {access: text}\n")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as first:
+            self.assertEqual(keep_alive_request(first, "/first"), 200)
+            first_fd = hellod_descriptor(server, first)
+            first.sendall(b"GET /first-close HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            recv_until_close(first)
+        self.reload(server, "", 1)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as second:
+            self.assertEqual(keep_alive_request(second, "/second-unlogged"), 200)
+            self.assertEqual(hellod_descriptor(server, second), first_fd,
+                             "the kernel gave the second connection the first one's descriptor")
+            self.reload(server, "log: {access: text}\n", 2)
+            self.assertEqual(keep_alive_request(second, "/second-logged"), 200)
+            self.assertEqual(self.logged_ports(server, "/second-logged", 1),
+                             [second.getsockname()[1]])
 
 
 class ListenerOptionsTest(HellodTestCase):
