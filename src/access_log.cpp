@@ -6,16 +6,44 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include <array>
+#include <cassert>
 #include <cstring>
 #include <ctime>
-#include <iterator>
 
 namespace hellod {
 namespace {
 
+using namespace std::string_view_literals;
+
 constexpr std::string_view kHex = "0123456789abcdef";
 constexpr std::int64_t kNsPerSecond = 1'000'000'000;
 constexpr std::uint64_t kNsPerMicrosecond = 1000;
+constexpr std::uint32_t kMicrosecondDigits = 6;
+
+// The whole microseconds past the second, of nanoseconds.
+std::uint32_t microseconds_past_second(std::uint64_t ns) {
+  return static_cast<std::uint32_t>(ns % kNsPerSecond / kNsPerMicrosecond);
+}
+
+// The line builders append to the logger's batch piece by piece, without
+// fmt::format_to into a std::string: that resizes the string (zero-filling
+// the new room) for every call, and made up a third of a text line's cost
+// (callgrind: 6,557 instructions a line before this file was rewritten).
+void append_decimal(std::string& out, std::uint64_t value) {
+  const fmt::format_int digits(value);
+  out.append(digits.data(), digits.size());
+}
+
+// value < 10^width, written with exactly width digits.
+void append_zero_padded(std::string& out, std::uint32_t value, std::uint32_t width) {
+  std::array<char, 10> digits{};
+  assert(width <= digits.size());
+  for (std::uint32_t i = width; i > 0; --i, value /= 10)
+    digits[i - 1] = static_cast<char>('0' + (value % 10));
+  assert(value == 0);  // it had at most width digits
+  out.append(digits.data(), width);
+}
 
 void append_hex_byte(std::string& out, std::string_view prefix, unsigned char byte) {
   out.append(prefix);
@@ -82,8 +110,10 @@ void append_http_version(std::string& out, const AccessRecord& record) {
     out += '-';
     return;
   }
-  fmt::format_to(std::back_inserter(out), FMT_COMPILE("HTTP/{}.{}"), record.http_major,
-                 record.http_minor);
+  out += "HTTP/"sv;
+  append_decimal(out, record.http_major);
+  out += '.';
+  append_decimal(out, record.http_minor);
 }
 
 std::string http_version(const AccessRecord& record) {
@@ -92,23 +122,35 @@ std::string http_version(const AccessRecord& record) {
   return out;
 }
 
-// The numeric address, or nothing for a unix-socket client.
-std::optional<std::string> address_text(const ClientAddress& client) {
+// Appends the numeric address; false (and nothing appended) for a
+// unix-socket client.
+bool append_address(std::string& out, const ClientAddress& client) {
   if (client.family == AF_INET) {
     // inet_ntop formats IPv4 with sprintf: about a thousand instructions a line.
-    const auto& bytes = client.bytes;
-    return fmt::format(FMT_COMPILE("{}.{}.{}.{}"), bytes[0], bytes[1], bytes[2], bytes[3]);
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (i != 0) out += '.';
+      append_decimal(out, client.bytes[i]);
+    }
+    return true;
   }
-  if (client.family != AF_INET6) return std::nullopt;
+  if (client.family != AF_INET6) return false;
   std::array<char, INET6_ADDRSTRLEN> text{};
   if (inet_ntop(client.family, client.bytes.data(), text.data(), text.size()) == nullptr)
-    return std::nullopt;
-  return std::string(text.data());
+    return false;
+  out += text.data();
+  return true;
+}
+
+std::optional<std::string> address_text(const ClientAddress& client) {
+  std::string out;
+  if (!append_address(out, client)) return std::nullopt;
+  return out;
 }
 
 void append_duration_seconds(std::string& out, std::uint64_t duration_ns) {
-  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}.{:06}"), duration_ns / kNsPerSecond,
-                 (duration_ns % kNsPerSecond) / kNsPerMicrosecond);
+  append_decimal(out, duration_ns / kNsPerSecond);
+  out += '.';
+  append_zero_padded(out, microseconds_past_second(duration_ns), kMicrosecondDigits);
 }
 
 // An empty unquoted field would shift the ones after it: "-" instead.
@@ -134,7 +176,7 @@ void append_json_optional(std::string& out, const std::optional<std::string_view
   if (value) {
     append_json_string(out, *value);
   } else {
-    out += "null";
+    out += "null"sv;
   }
 }
 
@@ -155,53 +197,82 @@ ClientAddress client_address_of(const sockaddr* address) {
   return client;
 }
 
+// Bytes that need no escape are appended a run at a time.
 void append_text_escaped(std::string& out, std::string_view bytes, bool escape_space) {
-  for (const char c : bytes) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const char c = bytes[i];
     const auto byte = static_cast<unsigned char>(c);
+    const bool plain =
+        (byte > 0x20 && byte < 0x7f && c != '"' && c != '\\') || (byte == 0x20 && !escape_space);
+    if (plain) continue;
+    out.append(bytes.substr(run, i - run));
+    run = i + 1;
     if (c == '"' || c == '\\') {
       out += '\\';
-      out += c;
-    } else if ((byte > 0x20 && byte < 0x7f) || (byte == 0x20 && !escape_space)) {
       out += c;
     } else {
       append_hex_byte(out, "\\x", byte);
     }
   }
+  out.append(bytes.substr(run));
 }
 
+// Printable ASCII and valid UTF-8 sequences are appended a run at a time.
 void append_json_string(std::string& out, std::string_view bytes) {
   out += '"';
-  while (!bytes.empty()) {
-    const auto byte = static_cast<unsigned char>(bytes.front());
-    std::size_t used = 1;
+  std::size_t run = 0;
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    if (byte >= 0x20 && byte < 0x7f && byte != '"' && byte != '\\') {
+      ++i;
+      continue;
+    }
+    const std::size_t sequence = byte >= 0x80 ? utf8_sequence(bytes.substr(i)) : 0;
+    if (sequence != 0) {
+      i += sequence;
+      continue;
+    }
+    out.append(bytes.substr(run, i - run));
     if (byte == '"' || byte == '\\') {
       out += '\\';
       out += static_cast<char>(byte);
-    } else if (byte < 0x20 || byte == 0x7f) {
-      append_json_control(out, byte);
     } else if (byte < 0x80) {
-      out += static_cast<char>(byte);
+      append_json_control(out, byte);
     } else {
-      used = utf8_sequence(bytes);
-      if (used != 0) {
-        out.append(bytes.substr(0, used));
-      } else {
-        used = 1;
-        out += "\\ufffd";
-      }
+      out += "\\ufffd"sv;
     }
-    bytes.remove_prefix(used);
+    run = ++i;
   }
+  out.append(bytes.substr(run));
   out += '"';
 }
 
+// A thread's lines come mostly within the same second as the line before:
+// gmtime_r and the date's formatting run once per second it logs, and each
+// line appends the cached "YYYY-MM-DDTHH:MM:SS." and its microseconds.
 void append_rfc3339(std::string& out, std::int64_t time_ns) {
-  const std::time_t seconds = time_ns / kNsPerSecond;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z"),
-                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                 utc.tm_sec, (time_ns % kNsPerSecond) / 1000);
+  assert(time_ns >= 0);  // CLOCK_REALTIME, after 1970
+  struct FormattedSecond {
+    std::int64_t second = -1;
+    std::string text;
+  };
+  thread_local FormattedSecond cached;
+  const std::int64_t second = time_ns / kNsPerSecond;
+  if (second != cached.second) {
+    const std::time_t seconds = second;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    cached.text =
+        fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}."), utc.tm_year + 1900,
+                    utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    cached.second = second;
+  }
+  out += cached.text;
+  append_zero_padded(out, microseconds_past_second(static_cast<std::uint64_t>(time_ns)),
+                     kMicrosecondDigits);
+  out += 'Z';
 }
 
 void append_text_line(std::string& out, const AccessRecord& record, bool with_time) {
@@ -209,19 +280,23 @@ void append_text_line(std::string& out, const AccessRecord& record, bool with_ti
     append_rfc3339(out, record.time_ns);
     out += ' ';
   }
-  if (const auto address = address_text(record.client)) {
-    fmt::format_to(std::back_inserter(out), FMT_COMPILE("{} {}"), *address, record.client.port);
+  if (append_address(out, record.client)) {
+    out += ' ';
+    append_decimal(out, record.client.port);
   } else {
-    out += "unix -";
+    out += "unix -"sv;
   }
-  out += " \"";
+  out += " \""sv;
   append_text_or_dash(out, record.method);
   out += ' ';
   append_text_or_dash(out, record.target);
   out += ' ';
   append_http_version(out, record);
-  fmt::format_to(std::back_inserter(out), FMT_COMPILE("\" {} {} "), record.status,
-                 record.bytes_sent);
+  out += "\" "sv;
+  append_decimal(out, record.status);
+  out += ' ';
+  append_decimal(out, record.bytes_sent);
+  out += ' ';
   append_duration_seconds(out, record.duration_ns);
   out += ' ';
   append_text_or_dash(out, record.route);
@@ -233,31 +308,36 @@ void append_text_line(std::string& out, const AccessRecord& record, bool with_ti
 }
 
 void append_json_line(std::string& out, const AccessRecord& record) {
-  out += "{\"time\":\"";
+  out += "{\"time\":\""sv;
   append_rfc3339(out, record.time_ns);
-  out += "\",\"client_address\":";
-  const auto address = address_text(record.client);
-  append_json_string(out, address ? std::string_view(*address) : std::string_view("unix"));
-  out += ",\"client_port\":";
-  out += address ? std::to_string(record.client.port) : "null";
-  out += ",\"method\":";
+  // An address is digits, dots, hex and colons: nothing a JSON string escapes.
+  out += "\",\"client_address\":\""sv;
+  if (append_address(out, record.client)) {
+    out += "\",\"client_port\":"sv;
+    append_decimal(out, record.client.port);
+  } else {
+    out += "unix\",\"client_port\":null"sv;
+  }
+  out += ",\"method\":"sv;
   append_json_optional(
       out, record.method.empty() ? std::nullopt : std::optional<std::string_view>(record.method));
-  out += ",\"target\":";
+  out += ",\"target\":"sv;
   append_json_string(out, record.target);
-  out += ",\"http_version\":";
-  append_json_string(out, http_version(record));
-  fmt::format_to(std::back_inserter(out),
-                 FMT_COMPILE(",\"status\":{},\"bytes_sent\":{},\"duration_seconds\":"),
-                 record.status, record.bytes_sent);
+  out += ",\"http_version\":\""sv;
+  append_http_version(out, record);  // "HTTP/1.1" or "-": nothing to escape
+  out += "\",\"status\":"sv;
+  append_decimal(out, record.status);
+  out += ",\"bytes_sent\":"sv;
+  append_decimal(out, record.bytes_sent);
+  out += ",\"duration_seconds\":"sv;
   append_duration_seconds(out, record.duration_ns);
-  out += ",\"route\":";
+  out += ",\"route\":"sv;
   append_json_string(out, record.route);
-  out += ",\"user_agent\":";
+  out += ",\"user_agent\":"sv;
   append_json_optional(out, record.user_agent);
-  out += ",\"referer\":";
+  out += ",\"referer\":"sv;
   append_json_optional(out, record.referer);
-  out += "}\n";
+  out += "}\n"sv;
 }
 
 std::vector<std::string> journal_fields(const AccessRecord& record) {

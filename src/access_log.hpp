@@ -2,8 +2,9 @@
 #pragma once
 
 // One access-log record and its three renderings: a text line, a JSON
-// object, and journal fields. Pure functions: the logger thread
-// (access_logger.hpp) calls them, the unit tests feed them hostile bytes.
+// object, and journal fields. Pure functions (each thread keeps the date of
+// the second it last formatted): the logger thread (access_logger.hpp)
+// calls them, the unit tests feed them hostile bytes.
 //
 // Whatever bytes a client sent, the text line stays one line of printable
 // ASCII, and the JSON line is valid JSON (RFC 8259) that any parser reads:

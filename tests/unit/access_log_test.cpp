@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -115,6 +118,87 @@ TEST(AccessLogText, Escapes) {
   out.clear();
   append_text_escaped(out, "/a b", true);  // unquoted fields: a space would split them
   EXPECT_EQ(out, R"(/a\x20b)");
+}
+
+// RFC 3339 as gmtime(3) and printf give it, for the timestamps below.
+std::string reference_rfc3339(std::int64_t time_ns) {
+  const std::time_t seconds = time_ns / 1'000'000'000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::array<char, 40> text{};
+  const int length =
+      std::snprintf(text.data(), text.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                    utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                    utc.tm_sec, static_cast<int>(time_ns % 1'000'000'000 / 1000));
+  return {text.data(), static_cast<std::size_t>(length)};
+}
+
+// In this order: within one second, across seconds, days, a leap day and a
+// year, and back in time, so a time formatted before is never assumed.
+TEST(AccessLogTime, MatchesGmtimeAcrossBoundaries) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  const std::vector<std::int64_t> times{
+      0,
+      999'999'999,
+      kSecond,
+      1'700'000'000 * kSecond + 123'456'789,
+      1'700'000'000 * kSecond + 999'999'999,
+      1'700'000'001 * kSecond,
+      1'700'000'001 * kSecond + 1'000,
+      1'709'251'199 * kSecond + 999'999'000,  // 2024-02-29T23:59:59.999999
+      1'709'251'200 * kSecond,                // 2024-03-01
+      1'735'689'599 * kSecond + 500'000'000,  // 2024-12-31T23:59:59.5
+      1'735'689'600 * kSecond,                // 2025-01-01
+      946'684'800 * kSecond + 7'000,          // 2000-01-01, back in time
+      1'735'689'600 * kSecond,
+      4'102'444'800 * kSecond + 42'000,  // 2100-01-01
+  };
+  for (const std::int64_t time_ns : times) {
+    std::string out = "x";
+    append_rfc3339(out, time_ns);
+    EXPECT_EQ(out, "x" + reference_rfc3339(time_ns)) << time_ns;
+  }
+}
+
+TEST(AccessLogText, LargestNumbers) {
+  AccessRecord record = sample_record();
+  record.bytes_sent = UINT64_MAX;
+  record.status = 999;
+  record.client.port = 65535;
+  record.duration_ns = 123'456'789'012'345'678;
+  EXPECT_EQ(text_of(record),
+            "2023-11-14T22:13:20.123456Z 192.0.2.7 65535 \"GET /a?b=c HTTP/1.1\" 999 "
+            "18446744073709551615 123456789.012345 default \"curl/7.88.1\" -\n");
+  record.client.port = 0;
+  inet_pton(AF_INET, "255.255.255.255", record.client.bytes.data());
+  EXPECT_NE(json_of(record).find(R"("client_address":"255.255.255.255","client_port":0,)"),
+            std::string::npos);
+  EXPECT_NE(json_of(record).find(R"("status":999,"bytes_sent":18446744073709551615,)"
+                                 R"("duration_seconds":123456789.012345,)"),
+            std::string::npos);
+}
+
+// Every byte value against the rule itself: printable ASCII as it is,
+// except '"' and '\\', and a space only where spaces are allowed.
+TEST(AccessLogText, AllBytesAsTheRuleSays) {
+  for (const bool escape_space : {false, true}) {
+    std::string expected;
+    for (int b = 0; b < 256; ++b) {
+      if (b == '"' || b == '\\') {
+        expected += '\\';
+        expected += static_cast<char>(b);
+      } else if ((b > 0x20 && b < 0x7f) || (b == 0x20 && !escape_space)) {
+        expected += static_cast<char>(b);
+      } else {
+        std::array<char, 8> hex{};
+        std::snprintf(hex.data(), hex.size(), "\\x%02x", b);
+        expected += hex.data();
+      }
+    }
+    std::string out;
+    append_text_escaped(out, all_bytes(), escape_space);
+    EXPECT_EQ(out, expected) << escape_space;
+  }
 }
 
 TEST(AccessLogJson, Line) {
