@@ -107,6 +107,7 @@ class Connection : public DeadlineEntry {
   [[nodiscard]] CloseReason timeout_reason() const;
   [[nodiscard]] static CloseReason reason_for(ssize_t uv_status);
   void flush();
+  [[nodiscard]] OutputBatch::Then then_after_flush() const;
   void write_pending();
   void advance(Progress progress);
   void advance_while_reading(Progress progress);

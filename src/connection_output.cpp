@@ -39,7 +39,7 @@ void Connection::flush() {
     return;
   }
   assert(!output_pending());  // behind pending output, responses skip the batch
-  const ssize_t written = loop_.batch.try_write(fd_);
+  const ssize_t written = loop_.batch.try_write(fd_, then_after_flush());
   observe_write(written);
   if (written < 0) {
     loop_.batch.clear();
@@ -51,6 +51,18 @@ void Connection::flush() {
   if (sent < loop_.batch.bytes()) loop_.batch.move_unsent(sent, pending().output);
   loop_.batch.clear();
   write_pending();
+}
+
+// The FIN rides with the last response only when the client asked for the
+// close (Connection: close, HTTP/1.0): such a client sends nothing more
+// (RFC 9112, 9.6). Bytes arriving between the read and close(2) make the
+// kernel answer with a reset, which discards a response still held back;
+// a keep-alive client cut off by limits.keepalive_requests, or by a
+// drain, may have its next request on the way, so its response leaves at
+// once, as before.
+OutputBatch::Then Connection::then_after_flush() const {
+  const bool client_is_done = phase_ == Phase::finishing && end_reason_ == CloseReason::client;
+  return client_is_done ? OutputBatch::Then::fin : OutputBatch::Then::more;
 }
 
 void Connection::write_pending() {

@@ -47,14 +47,17 @@ static_assert(sizeof(uv_buf_t) == sizeof(iovec) &&
 // turns a closed peer into EPIPE instead of SIGPIPE. One buffer (a lone
 // response with a small body, see Response) goes with send(2), which copies
 // no msghdr and no iovec array in.
-ssize_t OutputBatch::try_write(int fd) {
+ssize_t OutputBatch::try_write(int fd, Then then) {
+  // MSG_MORE holds the bytes until close(2) or shutdown(2) adds the FIN to
+  // them (a Unix socket ignores it).
+  const int flags = then == Then::fin ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL;
   msghdr message{};
   message.msg_iov = reinterpret_cast<iovec*>(bufs_.data());
   message.msg_iovlen = bufs_.size();
   ssize_t written = 0;
   do {
-    written = bufs_.size() == 1 ? send_bytes(fd, bufs_[0].base, bufs_[0].len, MSG_NOSIGNAL)
-                                : send_message(fd, &message, MSG_NOSIGNAL);
+    written = bufs_.size() == 1 ? send_bytes(fd, bufs_[0].base, bufs_[0].len, flags)
+                                : send_message(fd, &message, flags);
   } while (written < 0 && errno == EINTR);
   if (written >= 0) return written;
   return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;  // libuv's codes are -errno on Unix

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""The TCP segments a one-shot connection costs, seen by a packet socket on
+the loopback interface (issue 13). When the client asked for the close
+(Connection: close, HTTP/1.0), the response and hellod's FIN leave in one
+segment, not two. A keep-alive client cut off by limits.keepalive_requests
+may have its next request on the way: its response leaves at once, the FIN
+on its own after it."""
+
+import collections
+import socket
+import struct
+import unittest
+
+from hellod_harness import HellodTestCase, recv_until_close, wait_for
+
+ETH_P_IP = 0x0800
+ETHERNET_HEADER = 14  # lo frames carry an all-zero Ethernet header
+PACKET_HOST = 0
+IPPROTO_TCP = 6
+TCP_FIN = 0x01
+
+Segment = collections.namedtuple("Segment", "source_port destination_port flags payload")
+
+
+class LoopbackCapture:
+    """Every IPv4 TCP segment sent on lo from its creation on."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        self.sock.bind(("lo", 0))
+        self.sock.setblocking(False)
+        self.segments = []
+
+    def close(self):
+        self.sock.close()
+
+    def read(self):
+        """Adds what the socket holds to self.segments."""
+        while True:
+            try:
+                frame, address = self.sock.recvfrom(65535)
+            except BlockingIOError:
+                return
+            # Bound to ETH_P_IP, the socket sees lo's frames as they come in.
+            if address[2] == PACKET_HOST:
+                segment = parse_tcp(frame[ETHERNET_HEADER:])
+                if segment is not None:
+                    self.segments.append(segment)
+
+    def between(self, source_port, destination_port):
+        self.read()
+        return [s for s in self.segments
+                if (s.source_port, s.destination_port) == (source_port, destination_port)]
+
+    def wait_for_fin(self, source_port, destination_port):
+        """The segments from source_port to destination_port, up to the first
+        with a FIN."""
+        def sent_fin():
+            segments = self.between(source_port, destination_port)
+            return segments if any(s.flags & TCP_FIN for s in segments) else None
+        return wait_for(sent_fin, what=f"a FIN from port {source_port} to {destination_port}")
+
+
+def parse_tcp(packet):
+    """A Segment from an IPv4 packet, or None when it is not TCP."""
+    if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != IPPROTO_TCP:
+        return None
+    ip_header = (packet[0] & 0x0F) * 4
+    total = struct.unpack("!H", packet[2:4])[0]
+    tcp = packet[ip_header:total]
+    source_port, destination_port = struct.unpack("!HH", tcp[:4])
+    tcp_header = (tcp[12] >> 4) * 4
+    return Segment(source_port, destination_port, tcp[13], bytes(tcp[tcp_header:]))
+
+
+class WireSegmentsTest(HellodTestCase):
+    def capture(self):
+        try:
+            capture = LoopbackCapture()
+        except PermissionError:
+            self.skipTest("a packet socket needs CAP_NET_RAW")
+        self.addCleanup(capture.close)
+        return capture
+
+    def one_shot(self, server, request):
+        """Sends the request on a new connection; returns the response and the
+        segments hellod sent on that connection, up to its FIN."""
+        capture = self.capture()
+        with server.connect() as sock:
+            client_port = sock.getsockname()[1]
+            sock.sendall(request)
+            response = recv_until_close(sock)
+        return response, capture.wait_for_fin(server.port, client_port)
+
+    def assert_response_carries_fin(self, response, segments):
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 "), response)
+        with_data = [s for s in segments if s.payload]
+        self.assertEqual(b"".join(s.payload for s in with_data), response)
+        self.assertTrue(with_data[-1].flags & TCP_FIN,
+                        f"the response's last segment has no FIN: {segments}")
+        self.assertEqual([s for s in segments if s.flags & TCP_FIN and not s.payload], [],
+                         "a FIN in a segment of its own")
+
+    def test_the_fin_rides_with_the_response_to_connection_close(self):
+        server = self.start()
+        response, segments = self.one_shot(
+            server, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"\r\nConnection: close\r\n", response)
+        self.assert_response_carries_fin(response, segments)
+
+    def test_the_fin_rides_with_the_response_to_http_1_0(self):
+        server = self.start()
+        response, segments = self.one_shot(server, b"GET / HTTP/1.0\r\n\r\n")
+        self.assert_response_carries_fin(response, segments)
+
+    def test_a_keep_alive_client_at_its_request_limit_gets_the_response_at_once(self):
+        server = self.start("limits: {keepalive_requests: 1}\n")
+        response, segments = self.one_shot(server, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 "), response)
+        self.assertIn(b"\r\nConnection: close\r\n", response)
+        with_data = [s for s in segments if s.payload]
+        self.assertEqual(b"".join(s.payload for s in with_data), response)
+        self.assertFalse(any(s.flags & TCP_FIN for s in with_data),
+                         f"the response waited for the FIN: {segments}")
+
+
+if __name__ == "__main__":
+    unittest.main()
