@@ -426,13 +426,16 @@ class Bench:
                 # per connection, which the server closes after its response.
                 one_shot = ["ab", "-n", str(connections), "-c", str(a.syscall_concurrency),
                             self.url(server)]
+                segments_before = servers.tcp_segments_sent()
                 close_total, close_calls, close_errors = self.count_syscalls(server, one_shot)
+                segments = servers.tcp_segments_sent() - segments_before
             finally:
                 self.stop(server)
             self.summary.setdefault("syscalls", {})[server.name] = {
                 "per_keepalive_request": keepalive_total / n,
                 "per_pipelined_batch": batch_total / batches,
                 "per_connection": close_total / connections,
+                "segments_per_connection": segments / connections,
                 "keepalive_by_name": {k: v / n for k, v in keepalive_calls.items()},
                 "pipelined_by_name": {k: v / batches for k, v in batch_calls.items()},
                 "connection_by_name": {k: v / connections for k, v in close_calls.items()},
@@ -443,7 +446,8 @@ class Bench:
                                               for k, v in close_errors.items()}}
             print(f"  syscalls {server.name}: {keepalive_total / n:.2f} per keep-alive request, "
                   f"{batch_total / batches:.2f} per batch of {a.depth}, "
-                  f"{close_total / connections:.2f} per one-shot connection", flush=True)
+                  f"{close_total / connections:.2f} per one-shot connection "
+                  f"({segments / connections:.2f} TCP segments)", flush=True)
 
     def profile_keepalive(self, server):
         """perf record -g of the server while wrk runs keep-alive: (wrk entry, with

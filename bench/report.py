@@ -37,6 +37,8 @@ ROWS = [
      [("<=", 3, None)]),  # 5
     ("syscalls.per_connection", "syscalls per one-shot connection", "calls",
      [("<=", 4, None)]),  # 13
+    ("syscalls.segments_per_connection", "TCP segments per one-shot connection, both ways",
+     "segments", []),
     ("alloc.keepalive_allocs_per_request", "heap allocations per keep-alive req", "allocs",
      [("<=", 0, None)]),  # 5
     ("alloc.pipelined_allocs_per_request", "heap allocations per pipelined req", "allocs",
@@ -442,6 +444,7 @@ def write_svg(path, summary, caption):
               ("memory.bytes_per_connection", "bytes/idle conn")]]
     connection = [(label, {s: lookup(summary, key, s) for s in COLORS}) for key, label in
                   [("syscalls.per_connection", "syscalls/connection"),
+                   ("syscalls.segments_per_connection", "TCP segments/connection"),
                    ("syscalls.per_keepalive_request", "syscalls/ka request"),
                    ("alloc.close_allocs_per_connection", "allocs/connection")]]
     width, height = 960, 980

@@ -101,6 +101,16 @@ def sleeps(pids):
     return total
 
 
+def tcp_segments_sent():
+    """TCP segments this host has sent (/proc/net/snmp, Tcp OutSegs). On
+    loopback every segment is sent once, by one side or the other, so the
+    difference over a run of one server's clients counts both directions."""
+    with open("/proc/net/snmp") as f:
+        tcp = [line.split()[1:] for line in f if line.startswith("Tcp:")]
+    names, values = tcp
+    return int(values[names.index("OutSegs")])
+
+
 def rss_kib(pids):
     """VmRSS summed over the given processes, in KiB."""
     total = 0
