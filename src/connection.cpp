@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -194,7 +196,19 @@ void Connection::on_read(std::string_view data) {
   read_ns_ = monotonic_ns();
   const std::uint32_t answered = requests_;
   process(data);
+  if (parser_.mid_request() && phase_ != Phase::closed) acknowledge_partial_input();
   advance(requests_ != answered ? Progress::request : Progress::none);
+}
+
+// The listener turned quick ACKs off (Listener::delay_acks), so the kernel
+// waits to send the ACK with the response. A request that came only in part
+// is acknowledged now: a client with Nagle's algorithm on holds its next
+// small write (the rest of the head, the body) until its last one is
+// acknowledged, which the delayed-ACK timer would put off by 40 ms.
+void Connection::acknowledge_partial_input() const {
+  if (unix_socket_) return;
+  const int on = 1;
+  static_cast<void>(::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on));
 }
 
 void Connection::on_read_error(ssize_t status) {

@@ -95,6 +95,7 @@ class Connection : public DeadlineEntry {
   bool open_stream();
   void on_read(std::string_view data);
   void on_read_error(ssize_t status);
+  void acknowledge_partial_input() const;
   void on_write_done(int status);
   void process(std::string_view data);
   bool answer(const ParseEvent& event);

@@ -30,6 +30,7 @@ int Listener::start(InputSet& inputs) {
   int non_blocking = 1;
   if (::ioctl(fd_.get(), FIONBIO, &non_blocking) < 0) return -errno;
   set_no_delay();
+  delay_acks();
   const int status = inputs.add(fd_.get(), this);
   if (status < 0) return status;
   inputs_ = &inputs;
@@ -80,6 +81,20 @@ void Listener::set_no_delay() const {
   // Only a socket that is not TCP refuses it, and Nagle does not apply there.
   if (::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
     spdlog::debug("{}: TCP_NODELAY: {}", name_, std::strerror(errno));
+}
+
+// A new connection starts in the kernel's quick-ACK mode, where the
+// client's request is acknowledged by a segment of its own before the
+// response can carry the ACK. Linux copies this setting, like TCP_NODELAY,
+// from the listener to each accepted socket: a request answered at once is
+// then acknowledged by its response, one segment fewer per connection. A
+// request that arrives in parts gets its ACK at once all the same
+// (Connection::acknowledge_partial_input).
+void Listener::delay_acks() const {
+  if (unix_socket_) return;
+  const int off = 0;
+  if (::setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &off, sizeof off) < 0)
+    spdlog::debug("{}: TCP_QUICKACK: {}", name_, std::strerror(errno));
 }
 
 int Listener::accept_one(sockaddr_storage* peer) const {

@@ -51,6 +51,7 @@ class Listener {
 
  private:
   void set_no_delay() const;
+  void delay_acks() const;
 
   std::string name_;
   UniqueFd fd_;

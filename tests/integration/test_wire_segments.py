@@ -1,23 +1,31 @@
 # SPDX-License-Identifier: MIT
 """The TCP segments a one-shot connection costs, seen by a packet socket on
-the loopback interface (issue 13). When the client asked for the close
+the loopback interface (issue 13). The response acknowledges the request:
+no ACK of its own goes before it. When the client asked for the close
 (Connection: close, HTTP/1.0), the response and hellod's FIN leave in one
 segment, not two. A keep-alive client cut off by limits.keepalive_requests
 may have its next request on the way: its response leaves at once, the FIN
-on its own after it."""
+on its own after it. And a request that arrives in parts is acknowledged at
+once, so a client with Nagle's algorithm on is not held up by the kernel's
+delayed ACK."""
 
 import collections
 import socket
 import struct
+import time
 import unittest
 
-from hellod_harness import HellodTestCase, recv_until_close, wait_for
+from hellod_harness import HellodTestCase, read_response, recv_until_close, wait_for
 
 ETH_P_IP = 0x0800
 ETHERNET_HEADER = 14  # lo frames carry an all-zero Ethernet header
 PACKET_HOST = 0
 IPPROTO_TCP = 6
 TCP_FIN = 0x01
+TCP_SYN = 0x02
+# Linux's shortest delayed ACK (TCP_ATO_MIN) is 40 ms, give or take a clock
+# tick: an exchange that took under half of that was not held up by one.
+NOT_DELAYED_S = 0.020
 
 Segment = collections.namedtuple("Segment", "source_port destination_port flags payload")
 
@@ -100,6 +108,38 @@ class WireSegmentsTest(HellodTestCase):
                         f"the response's last segment has no FIN: {segments}")
         self.assertEqual([s for s in segments if s.flags & TCP_FIN and not s.payload], [],
                          "a FIN in a segment of its own")
+
+    def test_the_response_acknowledges_the_request(self):
+        server = self.start()
+        response, segments = self.one_shot(
+            server, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 "), response)
+        before_response = segments[:next(i for i, s in enumerate(segments) if s.payload)]
+        self.assertEqual([s for s in before_response if not s.flags & TCP_SYN], [],
+                         f"an ACK of its own before the response: {segments}")
+
+    def test_a_request_in_parts_is_acknowledged_at_once(self):
+        """Nagle's algorithm on the client (no TCP_NODELAY) holds the second
+        part until the first is acknowledged. Of a few tries, one at least
+        must beat the kernel's delayed ACK, which none can when hellod
+        leaves the ACK to the timer; the second request on the connection
+        is written the same way."""
+        server = self.start()
+        parts = (b"GET / HTTP/1.1\r\nHost: t\r\n", b"\r\n")
+        times = {"first request": [], "kept-alive request": []}
+        for _ in range(5):
+            with server.connect() as sock:
+                self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+                for which in times:
+                    started = time.monotonic()
+                    for part in parts:
+                        sock.sendall(part)
+                    status, _, body, _ = read_response(sock)
+                    times[which].append(time.monotonic() - started)
+                    self.assertEqual((status, body), (200, b"Hello, World!\n"))
+        for which, taken in times.items():
+            self.assertLess(min(taken), NOT_DELAYED_S,
+                            f"{which}: every try waited for a delayed ACK: {taken}")
 
     def test_the_fin_rides_with_the_response_to_connection_close(self):
         server = self.start()
