@@ -10,6 +10,7 @@ once, so a client with Nagle's algorithm on is not held up by the kernel's
 delayed ACK."""
 
 import collections
+import ctypes
 import socket
 import struct
 import time
@@ -30,12 +31,40 @@ NOT_DELAYED_S = 0.020
 Segment = collections.namedtuple("Segment", "source_port destination_port flags payload")
 
 
-class LoopbackCapture:
-    """Every IPv4 TCP segment sent on lo from its creation on."""
+SO_ATTACH_FILTER = 26
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-        self.sock.bind(("lo", 0))
+
+def port_filter(port):
+    """A classic BPF program (struct sock_filter[]) that keeps the lo frames of
+    IPv4 TCP segments from or to `port` and drops the rest, so that other
+    tests' traffic, running alongside, cannot fill the capture's buffer."""
+    program = [
+        (0x28, 0, 0, 12),       # ldh [12]: the EtherType
+        (0x15, 0, 8, ETH_P_IP),  # IPv4, else drop
+        (0x30, 0, 0, 23),       # ldb [23]: the IP protocol
+        (0x15, 0, 6, IPPROTO_TCP),  # TCP, else drop
+        (0xB1, 0, 0, 14),       # ldxb 4*([14]&0xf): the IP header's length
+        (0x48, 0, 0, 14),       # ldh [x+14]: the source port
+        (0x15, 2, 0, port),     # ours: keep
+        (0x48, 0, 0, 16),       # ldh [x+16]: the destination port
+        (0x15, 0, 1, port),     # ours: keep, else drop
+        (0x06, 0, 0, 0x40000),  # keep up to 256 KiB of the frame
+        (0x06, 0, 0, 0),        # drop
+    ]
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+class LoopbackCapture:
+    """Every IPv4 TCP segment to or from `port` sent on lo from its creation on."""
+
+    def __init__(self, port):
+        # Protocol 0 receives nothing until bind() names one, by which time
+        # the filter is in place.
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        program = ctypes.create_string_buffer(port_filter(port))
+        fprog = struct.pack("@HP", len(program.raw) // 8, ctypes.addressof(program))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        self.sock.bind(("lo", ETH_P_IP))
         self.sock.setblocking(False)
         self.segments = []
 
@@ -82,9 +111,9 @@ def parse_tcp(packet):
 
 
 class WireSegmentsTest(HellodTestCase):
-    def capture(self):
+    def capture(self, port):
         try:
-            capture = LoopbackCapture()
+            capture = LoopbackCapture(port)
         except PermissionError:
             self.skipTest("a packet socket needs CAP_NET_RAW")
         self.addCleanup(capture.close)
@@ -93,7 +122,7 @@ class WireSegmentsTest(HellodTestCase):
     def one_shot(self, server, request):
         """Sends the request on a new connection; returns the response and the
         segments hellod sent on that connection, up to its FIN."""
-        capture = self.capture()
+        capture = self.capture(server.port)
         with server.connect() as sock:
             client_port = sock.getsockname()[1]
             sock.sendall(request)
