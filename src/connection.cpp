@@ -123,7 +123,10 @@ void Connection::close(CloseReason reason) {
   if (decided && reason != CloseReason::send_timeout && reason != CloseReason::error)
     reason = end_reason_;
   loop_.metrics->count_closed(reason);
+  // Final: nothing moves a closed connection to another phase, so this body
+  // runs once and the descriptor is closed once.
   phase_ = Phase::closed;
+  reading_ = false;  // the descriptor leaves the InputSet as it closes
   Deadlines::stop_waiting(*this);
   loop_.peers.forget(fd_);
   // An opened stream's descriptor is libuv's to close; otherwise it is ours.
@@ -240,10 +243,10 @@ void Connection::process(std::string_view data) {
     // Bytes after the last request (pipelined ones, or a bad request's rest)
     // are left unread: closing must then linger (see begin_linger).
     if (!rest.empty()) unread_input_ = true;
-  } else if (pending_bytes() > kMaxPendingOutput) {
+  } else if (phase_ != Phase::closed && pending_bytes() > kMaxPendingOutput) {
     hold_input(rest);  // parked, and no more reading, until the output drains
   }
-  flush();
+  flush();  // closed: drops what the batch still holds
 }
 
 // Answers one parse event; false when nothing more is to be parsed from
@@ -266,10 +269,6 @@ bool Connection::answer(const ParseEvent& event) {
   const Reply reply = reply_for(event, context, *loop_.responses);
   observe(event, reply);  // before queue(), which may write a full batch
   queue(reply);
-  if (reply.close_after) {
-    decide_end(event, reply);
-    phase_ = Phase::finishing;
-  }
   if (is_request) {
     bump(loop_.counters.requests);
   } else if (event.kind == ParseEvent::Kind::error) {
@@ -277,6 +276,16 @@ bool Connection::answer(const ParseEvent& event) {
     bump(loop_.counters.requests);
     bump(loop_.counters.bad_requests);
     unread_input_ = true;  // the rest of a bad request may still be on its way
+  }
+  // A full batch's write failed and closed the connection, descriptor and
+  // all: the rest of the read is answered to no one. Going on would write
+  // into the closed descriptor, and a reply that ends the connection would
+  // take it out of Phase::closed and close the descriptor again, by then
+  // perhaps another client's.
+  if (phase_ == Phase::closed) return false;
+  if (reply.close_after) {
+    decide_end(event, reply);
+    phase_ = Phase::finishing;
   }
   return !reply.close_after && pending_bytes() <= kMaxPendingOutput;
 }
@@ -347,6 +356,7 @@ void Connection::finish() {
 }
 
 void Connection::enter(Phase phase, Wait wait) {
+  assert(phase_ != Phase::closed);  // closed is final: see close()
   phase_ = phase;
   loop_.deadlines.wait(*this, wait);
 }

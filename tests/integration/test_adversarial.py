@@ -16,6 +16,7 @@ import unittest
 
 from hellod_harness import (Hellod, HellodTestCase, assert_no_sanitizer_reports, read_response,
                             recv_until_close, split_responses, wait_for)
+from metrics_client import metrics_address, samples, scrape, value
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 GET_CLOSE = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -266,6 +267,35 @@ class ResetTest(AdversarialTestCase):
             sock.close()
             status, _, body, _ = self.big_request(server)
             self.assertEqual((status, len(body)), (200, 2 << 20))
+        self.assert_serves_normally(server)
+
+    def test_a_reset_before_a_pipelined_burst_is_read_closes_the_connection_once(self):
+        """A client pipelines 1,500 requests in one write and resets before
+        hellod reads them. hellod reads them all in one go (39 KB), and the
+        first full write batch fails. It must stop answering there: it used
+        to answer on, writing into the closed descriptor, until the request
+        at keepalive_requests marked the connection as ending, and then
+        close the descriptor a second time, when the number may already be
+        another client's (which got this client's responses, or lost its
+        socket). Each close counts once in hellod_connections_closed_total.
+        (A write batch holds far fewer than 1,000 responses.)"""
+        server = self.start('workers: 1\nlimits: {keepalive_requests: 1000}\n'
+                            'metrics: {listen: ["127.0.0.1:0"]}\n')
+        address = metrics_address(server)
+        with stopped(server):
+            sock = server.connect()
+            sock.sendall(GET * 1500)
+            reset_on_close(sock)
+            sock.close()
+
+        def counted():
+            parsed = samples(scrape(address))
+            accepted = value(parsed, "hellod_connections_accepted_total")
+            return parsed if accepted == 1 and value(parsed, "hellod_connections_open") == 0 \
+                else None
+        parsed = wait_for(counted, what="the reset connection to be closed")
+        closed = sum(v for (name, _), v in parsed.items() if name == "hellod_connections_closed_total")
+        self.assertEqual(closed, 1)
         self.assert_serves_normally(server)
 
     def big_request(self, server):
