@@ -174,7 +174,8 @@ void Connection::drain() {
   if (parser_.mid_request() || output_pending() || input_waiting()) return;
   if (requests_ == 0 && phase_ == Phase::head) {
     // Accepted, nothing sent yet: the request is most likely on its way.
-    loop_.deadlines.wait(*this, Wait::drain);
+    // The grace runs once, from the first drain: a later one leaves it be.
+    if (!loop_.deadlines.waiting_for(*this, Wait::drain)) loop_.deadlines.wait(*this, Wait::drain);
     return;
   }
   // Idle between requests: a FIN. A client whose next request crosses it

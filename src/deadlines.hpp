@@ -47,11 +47,16 @@ class Deadlines {
   }
   static void stop_waiting(DeadlineEntry& entry) { DeadlineList::remove(entry); }
 
-  // Calls f(entry) for every waiting entry; f may end any entry's wait.
+  // Calls f(entry) for every waiting entry; f may end any entry's wait, or
+  // restart it. A restarted wait goes to the back of its list, so each list
+  // is walked for as many entries as it held when its walk began: an entry
+  // f sends to the back of the list being walked is not met again there
+  // (which, f restarting it each time, would loop without end).
   template <typename F>
   void for_each(F&& f) {
     for (DeadlineList& list : lists_) {
-      for (DeadlineEntry* entry = list.front(); entry != nullptr;) {
+      DeadlineEntry* entry = list.front();
+      for (std::uint32_t left = list.size(); left > 0 && entry != nullptr; --left) {
         DeadlineEntry* next = DeadlineList::next(*entry);
         f(*entry);
         entry = next;

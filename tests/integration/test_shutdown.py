@@ -191,6 +191,21 @@ class GracefulShutdownTest(HellodTestCase):
         self.assertEqual(server.proc.wait(10), 0)
 
 
+    def test_several_silent_new_connections_are_closed_after_the_grace(self):
+        """Three that send nothing (a browser's preconnects, say) all get the
+        grace and then a FIN, and hellod exits. Giving the grace moves a
+        connection to the end of the drain list; the worker's walk over its
+        connections met it there again, gave the grace again, and spun at
+        full CPU without end once two such connections were waiting."""
+        server = self.start("timeouts: {shutdown: 20s, header: 30s}\n")
+        conns = [self.accepted(server) for _ in range(3)]
+        start = time.monotonic()
+        server.signal(signal.SIGTERM)
+        for conn in conns:
+            self.assertEqual(wait_eof(conn, timeout=10), b"")
+        self.assertLess(time.monotonic() - start, 5, "waited for timeouts.header")
+        self.assertEqual(server.proc.wait(10), 0)
+
 class SigpipeTest(HellodTestCase):
     def test_sigpipe_is_ignored(self):
         """SIGPIPE is in the process's ignored-signal mask (/proc/PID/status
