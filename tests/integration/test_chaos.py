@@ -15,7 +15,9 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
+import time
 import unittest
 
 from hellod_harness import HellodTestCase, read_response, recv_until_close, wait_for
@@ -31,14 +33,18 @@ RELOADS = 30
 SHAPES_PER_RELOAD = 100
 JOIN_SECONDS = 60
 TIMEOUT = 10.0  # per socket operation; far above the 2 s timeouts hellod enforces here
+SHUTDOWN_SECONDS = 10
+# Shapes finished before the stop, in the test of a stop under load.
+SHAPES_BEFORE_STOP = 300
 PATHS = ("/", "/healthz", "/api/x", "/big", "/nope?q=1")
 
 
 def config(version):
     """Two versions that differ in body, in a route's body size (a response
-    the kernel takes in one write or not), in the access log's format and in
-    keepalive_requests (closing a client early or not). workers: 2 puts this
-    file in the TSan suite."""
+    the kernel takes in one write or not), in the access log's format, in
+    keepalive_requests (closing a client early or not) and in defer_accept
+    (a silent client accepted at once or not). workers: 2 puts this file in
+    the TSan suite."""
     big = 3000 if version % 2 else 200000
     return f"""listen: ["127.0.0.1:0", "[::1]:0"]
 workers: 2
@@ -51,8 +57,9 @@ routes:
     response: {{status: 503, body: "maintenance\\n", headers: {{Retry-After: "120"}}}}
   - match: {{path: /big}}
     response: {{body: "{'x' * big}"}}
-health: {{path: /healthz}}
-timeouts: {{header: 2s, keepalive: 2s, send: 2s, shutdown: 10s, defer_accept: 1s}}
+health: {{path: /healthz, drain: 1s}}
+timeouts: {{header: 2s, keepalive: 2s, send: 2s, shutdown: {SHUTDOWN_SECONDS}s, \
+defer_accept: {"1s" if version % 2 else "0s"}}}
 limits: {{max_connections: 60, max_header_bytes: 2048, max_body_bytes: 10000, \
 keepalive_requests: {3 if version % 2 else 1000}}}
 log: {{level: info, access: {"json" if version % 2 else "text"}, target: stderr}}
@@ -222,13 +229,15 @@ class Shapes:
         reset(sock)
 
     def hoard(self):
-        """Holds up to 30 idle connections, toward max_connections."""
+        """Holds up to 30 silent connections for up to 0.3 s, toward
+        max_connections (with defer_accept 0s, hellod accepts them at once)."""
         held = []
         try:
             for _ in range(self.rng.randint(5, 30)):
                 held.append(socket.create_connection(("127.0.0.1", self.port), timeout=3))
         except OSError:
             pass  # the backlog is full: also a state to serve through
+        time.sleep(self.rng.random() * 0.3)  # the shape is a client that holds them idle
         for sock in held:
             if self.rng.random() < 0.5:
                 reset(sock)
@@ -251,55 +260,97 @@ MAY_BE_RESET = {"garbage", "reset_mid_request", "reset_after_request", "oversize
                 "never_reads"}
 
 
-class ChaosTest(HellodTestCase):
-    def client(self, shapes, stop, tally, failures):
+class Clients:
+    """CLIENTS threads, each running up to ROUNDS shapes until stopped.
+    A failure counts unless it came once `stopping` was set (a stop refuses,
+    resets and closes on clients, as it should)."""
+
+    def __init__(self, server):
+        port6 = int(next(a for a in server.addresses if a.startswith("[")).rsplit(":", 1)[1])
+        metrics = metrics_address(server)
+        self.stop, self.stopping = threading.Event(), threading.Event()
+        self.tally, self.failures = [], []
+        self.threads = [threading.Thread(target=self.client, args=(
+            Shapes(server.port, port6, metrics, random.Random(seed)),)) for seed in range(CLIENTS)]
+        for thread in self.threads:
+            thread.start()
+
+    def client(self, shapes):
         for _ in range(ROUNDS):
-            if stop.is_set():
+            if self.stop.is_set():
                 return
             name = shapes.rng.choice(SHAPES)
             try:
                 getattr(shapes, name)()
             except (ConnectionResetError, BrokenPipeError) as error:
                 if name not in MAY_BE_RESET:
-                    failures.append(f"{name}: {error!r}")
+                    self.fail(f"{name}: {error!r}")
             except Exception as error:  # reported by the main thread
-                failures.append(f"{name}: {error!r}")
-            tally.append(name)
+                self.fail(f"{name}: {error!r}")
+            self.tally.append(name)
 
+    def fail(self, what):
+        if not self.stopping.is_set():
+            self.failures.append(what)
+
+    def wait_for_shapes(self, count, what):
+        wait_for(lambda: len(self.tally) >= count or not self.running(), timeout=120, what=what)
+
+    def running(self):
+        return any(thread.is_alive() for thread in self.threads)
+
+    def join(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(JOIN_SECONDS)
+
+
+class ChaosTest(HellodTestCase):
     def test_hostile_and_honest_clients_through_reloads(self):
         """10 clients, each up to 400 shapes drawn from SHAPES, while 30
         reloads flip the configuration: no shape fails, every shape ran,
         and afterwards the last version answers and SIGTERM ends hellod
         with exit 0."""
         server = self.start(config(0))
-        metrics = metrics_address(server)
-        port6 = int(next(a for a in server.addresses if a.startswith("[")).rsplit(":", 1)[1])
-        stop, tally, failures = threading.Event(), [], []
-        threads = [threading.Thread(target=self.client, args=(
-            Shapes(server.port, port6, metrics, random.Random(seed)), stop, tally, failures))
-            for seed in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
+        clients = Clients(server)
         try:
             for version in range(1, RELOADS + 1):
-                done = len(tally)
-                wait_for(lambda: len(tally) >= done + SHAPES_PER_RELOAD or
-                         not any(thread.is_alive() for thread in threads),
-                         timeout=120, what=f"{SHAPES_PER_RELOAD} shapes before reload {version}")
+                clients.wait_for_shapes(len(clients.tally) + SHAPES_PER_RELOAD,
+                                        f"{SHAPES_PER_RELOAD} shapes before reload {version}")
                 server.write_config(config(version))
                 server.signal(signal.SIGHUP)
                 server.wait_log(r"info: reloaded;", timeout=30, count=version)
         finally:
-            stop.set()
-            for thread in threads:
-                thread.join(JOIN_SECONDS)
-        self.assertEqual(failures, [])
-        print(f"\n{len(tally)} shapes by {CLIENTS} clients across {RELOADS} reloads")
-        self.assertEqual(set(tally), set(SHAPES), "every shape ran at least once")
+            clients.join()
+        self.assertEqual(clients.failures, [])
+        print(f"\n{len(clients.tally)} shapes by {CLIENTS} clients across {RELOADS} reloads")
+        self.assertEqual(set(clients.tally), set(SHAPES), "every shape ran at least once")
         with server.connect() as sock:
             sock.sendall(request("/", b"Connection: close\r\n"))
             self.assertEqual(read_response(sock)[2], f"hello {RELOADS}\n".encode())
         self.assertEqual(server.stop(), 0)
+
+    def test_a_stop_under_the_same_load_ends_in_time(self):
+        """The same clients, then SIGTERM while they run: /healthz fails for
+        the 1 s drain, the stop follows, and hellod exits 0 within
+        timeouts.shutdown, whatever state each connection was in (accepted
+        and silent, mid-request, writing, lingering). Only failures before
+        the SIGTERM count. A stop that left a worker spinning over its
+        connections used to hang here."""
+        server = self.start(config(0))  # defer_accept 0s: silent clients are accepted at once
+        clients = Clients(server)
+        try:
+            clients.wait_for_shapes(SHAPES_BEFORE_STOP, f"{SHAPES_BEFORE_STOP} shapes")
+            clients.stopping.set()
+            server.signal(signal.SIGTERM)
+            try:
+                code = server.proc.wait(SHUTDOWN_SECONDS + 20)
+            except subprocess.TimeoutExpired:
+                self.fail(f"hellod did not stop within {SHUTDOWN_SECONDS + 20}s")
+        finally:
+            clients.join()
+        self.assertEqual(clients.failures, [])
+        self.assertEqual(code, 0)
 
 
 if __name__ == "__main__":
