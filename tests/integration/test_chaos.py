@@ -2,12 +2,13 @@
 """Everything at once: honest and hostile clients on two workers, IPv4 and
 IPv6, while the configuration flips between two versions by SIGHUP and the
 metrics listener is scraped. The other tests each drive one shape; this one
-mixes them, so a fault that only shows beside another shows up: its first
-run found a connection whose write failed in the middle of a pipelined read
-closing its descriptor twice, when the number could already be another
-thread's (a scrape got a worker's responses). Each client's shape checks its
-own answer; afterwards hellod must still serve, stop with exit 0 and leave
-no sanitizer report."""
+mixes them, so a fault that only shows beside another shows up. Load like
+this found a connection whose write failed in the middle of a pipelined
+read closing its descriptor twice, when the number could already be
+another thread's (a scrape got a worker's responses), and a stop that never
+ended (a worker spinning over two silent new connections). Each client's
+shape checks its own answer; afterwards hellod must still serve, stop with
+exit 0 and leave no sanitizer report."""
 
 import os
 import random
