@@ -14,7 +14,9 @@ struct Item : DeadlineEntry {
   int id;
 };
 
-void never_expires(DeadlineEntry& /*entry*/) { FAIL() << "no deadline passes in these tests"; }
+void never_expires(DeadlineEntry& /*entry*/) {
+  FAIL() << "no deadline passes in these tests";
+}
 
 // A loop and its Deadlines, closed and run down at the end of each test.
 class DeadlinesTest : public ::testing::Test {
