@@ -4,10 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <optional>
 
 #include "thread_name.hpp"
@@ -19,10 +17,16 @@ namespace {
 // and bounded memory.
 constexpr std::size_t kBatchBytes = std::size_t{64} * 1024;
 
+// While hellod serves, a stalled stream only holds this thread, which looks
+// up this often to see whether hellod is stopping; once it is, a stream
+// that takes nothing for this long loses what is left, so a stalled reader
+// cannot hold up the exit.
+constexpr std::chrono::milliseconds kStallCheck{500};
+
 }  // namespace
 
 AccessLogger::AccessLogger(unsigned workers, Options options)
-    : workers_(workers), options_(options) {}
+    : workers_(workers), options_(options), stream_(options.fd) {}
 
 AccessLogger::~AccessLogger() {
   if (!thread_.joinable()) return;
@@ -132,14 +136,17 @@ void AccessLogger::write_record(const AccessRecord& record) {
 }
 
 // Writes the batch whole, however slowly the stream takes it: only this
-// thread waits, and the workers' queues absorb (or drop) meanwhile.
+// thread waits, and the workers' queues absorb (or drop) meanwhile. Once
+// hellod is stopping, a stalled stream loses this batch and every later one
+// (the workers have stopped: nothing new comes).
 void AccessLogger::write_out() {
-  std::size_t done = 0;
-  while (done < batch_.size()) {
-    const ssize_t n = ::write(options_.fd, batch_.data() + done, batch_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // a closed stream: the records are lost either way
-    done += static_cast<std::size_t>(n);
+  std::string_view rest(batch_);
+  while (!rest.empty() && !abandoned_) {
+    const StreamWriter::Progress progress = stream_.write(rest, kStallCheck);
+    rest.remove_prefix(progress.bytes);
+    if (!progress.stalled) break;  // written, or a closed stream: lost either way
+    std::lock_guard lock(mutex_);
+    abandoned_ = stopping_;
   }
   batch_.clear();
 }

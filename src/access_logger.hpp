@@ -19,6 +19,7 @@
 
 #include "access_log_queue.hpp"
 #include "doorbell.hpp"
+#include "stream_writer.hpp"
 
 namespace hellod {
 
@@ -43,7 +44,8 @@ class AccessLogger {
   AccessLogger(unsigned workers, Options options);
   AccessLogger(const AccessLogger&) = delete;
   AccessLogger& operator=(const AccessLogger&) = delete;
-  // Writes what is still queued, then stops the thread.
+  // Writes what is still queued, then stops the thread; a stream that
+  // stalls meanwhile loses the rest (write_out).
   ~AccessLogger();
 
   // Worker i's queue. The queues and the thread are created at the first
@@ -67,7 +69,9 @@ class AccessLogger {
   unsigned workers_;
   Options options_;
   std::vector<std::unique_ptr<AccessLogQueue>> queues_;
-  std::string batch_;  // logger thread only
+  StreamWriter stream_;     // Sink::stream's
+  std::string batch_;       // logger thread only
+  bool abandoned_ = false;  // logger thread only: stopping, the stream stalled
   std::uint64_t drops_reported_ = 0;
   std::chrono::steady_clock::time_point last_warning_{};
   Doorbell doorbell_;  // rung by the queues, stop and flush

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "log.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -10,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include "stderr_sink.hpp"
 
 namespace hellod {
 namespace {
@@ -46,7 +47,7 @@ spdlog::sink_ptr make_sink(bool journal) {
     sink->set_pattern(kJournalPattern);
     return sink;
   }
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto sink = std::make_shared<StderrSink>();
   sink->set_pattern(kStderrPattern);
   return sink;
 }
@@ -54,7 +55,6 @@ spdlog::sink_ptr make_sink(bool journal) {
 void install(const spdlog::sink_ptr& sink, spdlog::level::level_enum level) {
   auto logger = std::make_shared<spdlog::logger>("hellod", sink);
   logger->set_level(level);
-  logger->flush_on(spdlog::level::trace);  // stderr is unbuffered for operators
   spdlog::set_default_logger(logger);
 }
 

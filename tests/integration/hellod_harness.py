@@ -48,7 +48,8 @@ class Hellod:
     """
 
     def __init__(self, config="", args=None, env=None, listen=True, wait_ready=True,
-                 pass_fds=(), preexec_fn=None, config_name="hellod.yaml", wrapper=()):
+                 pass_fds=(), preexec_fn=None, config_name="hellod.yaml", wrapper=(),
+                 stderr=subprocess.STDOUT):
         self.dir = tempfile.mkdtemp(prefix="hellod-test-")
         # Removed when the test process ends, so a test may still read the
         # log after close().
@@ -67,7 +68,9 @@ class Hellod:
         full_env.update(env or {})
         if wrapper and os.path.basename(wrapper[0]) == "strace":
             full_env.update(traced_sanitizer_env(full_env))
-        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
+        # stderr: the log file, unless the test gives hellod a stream of its
+        # own (which it then copies to log_path, as test_stalled_stderr does).
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=stderr,
                                      env=full_env, pass_fds=pass_fds, preexec_fn=preexec_fn)
         self.addresses = []
         if wait_ready:
