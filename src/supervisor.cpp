@@ -172,9 +172,9 @@ Status Supervisor::start(Config config) {
     // Beyond the budget clients wait in the kernel backlog, as they do at
     // limits.max_connections, instead of failing on EMFILE.
     spdlog::warn(
-        "limits.max_connections is {} but the open-file limit only leaves room for {}: hellod "
-        "holds at most {} connections at once, others wait; raise LimitNOFILE=",
-        config_.limits.max_connections, connection_budget_, connection_budget_);
+        "limits.max_connections is {} but the open-file limit only leaves room for {} "
+        "connection(s) at once: others wait in the backlog; raise LimitNOFILE=",
+        config_.limits.max_connections, connection_budget_);
   }
   metrics_registry_ = std::make_unique<MetricsRegistry>(config_.workers);
   access_logger_ = std::make_unique<AccessLogger>(
