@@ -4,6 +4,7 @@
 #include "config_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <optional>
 
 #include "config_values.hpp"
+#include "unique_fd.hpp"
 
 namespace hellod::config_reader {
 namespace {
@@ -129,6 +131,18 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
   auto data = read_all(fd, max_bytes);
   ::close(fd);
   return data;
+}
+
+// Opened with O_NONBLOCK, so that a FIFO fails here instead of holding the
+// reload (or --check-config) in open(2) until some process writes to it.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_bytes) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) return system_error(errno);
+  struct stat info {};
+  if (::fstat(fd.get(), &info) < 0) return system_error(errno);
+  if (S_ISDIR(info.st_mode)) return system_error(EISDIR);
+  if (!S_ISREG(info.st_mode)) return Error{"not a regular file", EINVAL};
+  return read_all(fd.get(), max_bytes);
 }
 
 }  // namespace hellod::config_reader

@@ -107,6 +107,9 @@ std::chrono::milliseconds read_duration(const Field& field, bool allow_zero = fa
 
 // Reads a whole file; on failure the Error carries strerror() and errno.
 Result<std::string> read_file(const std::string& path, std::size_t max_bytes);
+// The same for a regular file only (a body file): anything else, a FIFO
+// or a device, is an error.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_bytes);
 
 // config_response.cpp: `response:` and every route's `response:`.
 ResponseConfig read_response(const Field& field);

@@ -30,7 +30,7 @@ std::string read_body(const Field& field) {
 std::string read_body_file(const Field& field) {
   const std::string& path = field.scalar("a file path");
   if (path.empty()) field.fail("expected a file path, got \"\"");
-  auto content = read_file(path, kMaxBodyBytes);
+  auto content = read_regular_file(path, kMaxBodyBytes);
   if (!content) {
     field.fail("cannot read " + quote(path) + ": " + content.error().message,
                content.error().errno_value);

@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -537,6 +538,24 @@ TEST(ConfigResponse, BodyFileThatIsADirectory) {
   EXPECT_EQ(result.error().message,
             "t.yaml:1:23: response.body_file: cannot read \"/tmp\": Is a directory");
   EXPECT_EQ(result.error().errno_value, EISDIR);
+}
+
+// open(2) of a FIFO waits until some process opens it for writing: a
+// reload, or the --check-config that systemctl reload runs first, would
+// hang there. hellod serves regular files only.
+TEST(ConfigResponse, BodyFileThatIsAFifo) {
+  const std::string path = "/tmp/hellod-body-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto result = parse_config("response: {body_file: " + path + "}", kFile);
+  ::unlink(path.c_str());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message,
+            "t.yaml:1:23: response.body_file: cannot read \"" + path + "\": not a regular file");
+}
+
+TEST(ConfigResponse, BodyFileThatIsADevice) {
+  EXPECT_EQ(parse_error("response: {body_file: /dev/null}"),
+            "t.yaml:1:23: response.body_file: cannot read \"/dev/null\": not a regular file");
 }
 
 TEST(ConfigResponse, BodyAndBodyFileAreExclusive) {
