@@ -13,7 +13,13 @@ another). Records how each connection ends (FIN, reset, `Connection: close`
 on a response, a request left unanswered) and how long a retry on a new
 connection takes.
 
-Both print `ready` on stdout once running and stop when stdin reaches end of
+`burst`: as many requests as fast as the server answers them, on a few
+keep-alive connections, each writing a batch of requests at once
+(pipelined) and reading their responses before the next batch. Counts the
+200s; it ends when all are answered (or at its time bound), not at the end
+of stdin.
+
+All print `ready` on stdout once running and stop when stdin reaches end of
 file (or at their bounds), then print one JSON object on stdout. Times are
 CLOCK_MONOTONIC seconds, which every process on the machine shares, so the
 caller can relate them to what it did. Usable as a module too.
@@ -337,16 +343,67 @@ async def keepalive_load(host, port, idle, busy, rate, duration, timeout):
 
 
 # --------------------------------------------------------------------------
+# burst: pipelined batches on keep-alive connections
+
+
+async def burst_connection(host, port, count, batch, timeout, statuses):
+    """count requests for /page, batch at a time; each status lands in statuses.
+    A response with `Connection: close` (limits.keepalive_requests) ends the
+    connection: the rest go on a new one."""
+    request = b"GET /page HTTP/1.1\r\nHost: e2e\r\nUser-Agent: hellod-e2e-burst\r\n\r\n"
+    while count > 0:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        try:
+            count = await burst_batches(reader, writer, request, count, batch, timeout, statuses)
+        finally:
+            writer.close()
+
+
+async def burst_batches(reader, writer, request, count, batch, timeout, statuses):
+    """Batches on one connection until count are answered or it is closed;
+    returns how many are left."""
+    while count > 0:
+        now = min(batch, count)
+        writer.write(request * now)
+        for _ in range(now):
+            status, headers, _ = await asyncio.wait_for(read_response(reader), timeout)
+            statuses[status] = statuses.get(status, 0) + 1
+            count -= 1
+            if headers.get("connection") == "close":
+                return count
+    return count
+
+
+async def burst_load(host, port, count, connections, duration, timeout, announce=True):
+    statuses = {}
+    if announce:
+        print("ready", flush=True)
+    began = time.monotonic()
+    shares = [count // connections + (i < count % connections) for i in range(connections)]
+    tasks = [asyncio.ensure_future(burst_connection(host, port, share, 64, timeout, statuses))
+             for share in shares]
+    done, pending = await asyncio.wait(tasks, timeout=duration)
+    for task in pending:
+        task.cancel()
+    errors = sorted({repr(task.exception()) for task in done if task.exception()})
+    return {"sent": count, "statuses": {str(k): v for k, v in statuses.items()},
+            "seconds": time.monotonic() - began, "errors": errors,
+            "unfinished": len(pending)}
+
+
+# --------------------------------------------------------------------------
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("rate", "keepalive"))
+    parser.add_argument("mode", choices=("rate", "keepalive", "burst"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--rate", type=float, default=200.0,
                         help="requests per second (keepalive: of all busy connections)")
-    parser.add_argument("--count", type=int, default=20000, help="rate: at most this many")
+    parser.add_argument("--count", type=int, default=20000,
+                        help="rate: at most this many; burst: exactly this many")
+    parser.add_argument("--connections", type=int, default=8, help="burst: connections")
     parser.add_argument("--duration", type=float, default=120.0, help="seconds, at most")
     parser.add_argument("--timeout", type=float, default=10.0, help="per connect and response")
     parser.add_argument("--idle", type=int, default=8, help="keepalive: idle connections")
@@ -360,6 +417,9 @@ def main(argv=None):
         records = asyncio.run(rate_load(args.host, args.port, args.rate, args.count,
                                         args.duration, args.timeout))
         result = summarise(records, args.rate)
+    elif args.mode == "burst":
+        result = asyncio.run(burst_load(args.host, args.port, args.count, args.connections,
+                                        args.duration, args.timeout))
     else:
         result = asyncio.run(keepalive_load(args.host, args.port, args.idle, args.busy,
                                             args.rate, args.duration, args.timeout))

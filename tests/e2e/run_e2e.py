@@ -308,7 +308,7 @@ class Steps(RestartSteps, DrainSteps, ObserveSteps):
         """(number, title, step, fatal) in the order they run.
 
         Numbers are stable names (--steps uses them); the restart steps 11-16,
-        the drain step 17 and the observability step 18 run in service mode,
+        the drain step 17 and the observability steps 18-19 run in service mode,
         before the switch to socket activation (7). A
         failed fatal step ends the run, because later steps build on it; the
         others restore what they changed, so the run goes on.
@@ -340,6 +340,8 @@ class Steps(RestartSteps, DrainSteps, ObserveSteps):
             (18, "access log json + metrics on reload: journalctl HTTP_STATUS=404/200 select "
                  "exactly those requests; requests_total by route and code; promtool",
              self.step18_observe, False),
+            (19, "access log burst: every request in the journal or counted as dropped; "
+                 "a reload after it still logged", self.step19_access_log_burst, False),
             (7, "socket activation, restart keeps answering", self.step7_socket_activation, True),
             (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade, True),
             (9, "stop + purge leaves nothing", self.step9_purge, True),

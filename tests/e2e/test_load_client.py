@@ -126,3 +126,55 @@ class InFlightTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KeepAliveServer:
+    """Answers pipelined requests on each connection, and closes it with
+    `Connection: close` on its limit-th response, as limits.keepalive_requests
+    makes hellod do."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn):
+        answered, pending = 0, b""
+        with conn:
+            while answered < self.limit:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+                while b"\r\n\r\n" in pending and answered < self.limit:
+                    pending = pending.split(b"\r\n\r\n", 1)[1]
+                    answered += 1
+                    last = answered == self.limit
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n" +
+                                 (b"Connection: close\r\n" if last else b"") + b"\r\nok\n")
+
+    def close(self):
+        self.sock.close()
+
+
+class BurstTest(unittest.TestCase):
+    def test_every_request_is_answered_across_connections_the_server_closes(self):
+        server = KeepAliveServer(limit=40)
+        self.addCleanup(server.close)
+        result = asyncio.run(load_client.burst_load("127.0.0.1", server.port, 250, 2, 10.0, 2.0,
+                                                    announce=False))
+        self.assertEqual(result["statuses"], {"200": 250})
+        self.assertEqual(result["errors"], [])
+        self.assertEqual(result["unfinished"], 0)
+        self.assertGreaterEqual(server.connections, 250 // 40)
