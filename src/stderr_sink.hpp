@@ -16,8 +16,9 @@ namespace hellod {
 // supervisor's loop, which reloads and stops hellod; a worker) must not wait
 // for a stream that has stopped taking lines: when the stream takes nothing
 // of a line for kPatience, the line is dropped. Once the stream takes lines
-// again, a warning first says how many were lost. The access log, with a thread and queues
-// of its own, waits for the stream instead (access_logger.hpp).
+// again, a warning first says how many were lost. The access log, with a
+// thread and queues of its own, waits for the stream instead
+// (access_logger.hpp).
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   static constexpr std::chrono::milliseconds kPatience{100};
