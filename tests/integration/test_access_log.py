@@ -10,18 +10,14 @@ the headers); text lines must stay one printable line each.
 import json
 import os
 import re
-import shutil
 import signal
 import socket
-import struct
-import tempfile
-import threading
 import time
 import unittest
 
+from fake_journald import FakeJournald, can_fake_journald
 from hellod_harness import HellodTestCase, recv_until_close, wait_for
 from notify_receiver import NotifyReceiver
-from test_journal import FAKE_JOURNALD, can_fake_journald, parse_journal_record
 
 # Requests with hostile bytes. llhttp refuses control bytes other than HTAB
 # in a header value, and strict framing any byte outside visible ASCII in the
@@ -156,45 +152,20 @@ class JournalAccessLogTest(HellodTestCase):
     `journalctl -u hellod HTTP_STATUS=503` selects them."""
 
     def setUp(self):
-        directory = tempfile.mkdtemp(prefix="hellod-journal-")
-        self.addCleanup(shutil.rmtree, directory, True)
-        self.path = os.path.join(directory, "journal.socket")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.addCleanup(self.sock.close)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.1)
-        self.records = []
-        self.done = threading.Event()
-        self.addCleanup(self.done.set)
-        threading.Thread(target=self.receive, daemon=True).start()
-
-    def receive(self):
-        while not self.done.is_set():
-            try:
-                data, ancillary, _flags, _addr = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(64))
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    for fd in struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) // 4 * 4]):
-                        os.close(fd)
-            self.records.append(parse_journal_record(data))
+        self.journald = FakeJournald()
+        self.addCleanup(self.journald.close)
 
     def test_access_records_carry_structured_fields(self):
         notify = NotifyReceiver()
         self.addCleanup(notify.close)
-        wrapper = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", FAKE_JOURNALD,
-                   self.path]
         server = self.start("log: {target: journal, access: json}\n", env=notify.env,
-                            wait_ready=False, wrapper=wrapper)
+                            wait_ready=False, wrapper=self.journald.wrapper())
         port = int(re.search(r"127\.0\.0\.1:(\d+)", notify.wait_key("READY")["STATUS"]).group(1))
         send(port, b"GET /j?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n")
         send(port, b"GET / HTTP/1.1\r\n\r\n")
-        ok, bad = (wait_for(lambda: next((r for r in self.records
+        ok, bad = (wait_for(lambda: next((r for r in self.journald.records
                                           if r.get("HTTP_STATUS") == status), None),
-                            10, what=f"HTTP_STATUS={status} record; got {self.records}")
+                            10, what=f"HTTP_STATUS={status} record; got {self.journald.records}")
                    for status in ("200", "400"))
         self.assertEqual(ok["HTTP_METHOD"], "GET")
         self.assertEqual(ok["HTTP_TARGET"], "/j?x=1")
