@@ -12,7 +12,7 @@ import socket
 import time
 import unittest
 
-from hellod_harness import HellodTestCase, read_response, wait_for
+from hellod_harness import HellodTestCase, read_response
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 NOFILE = 64

@@ -10,7 +10,6 @@ must wait in their backlog instead of being refused.
 """
 
 import os
-import re
 import signal
 import socket
 import tempfile

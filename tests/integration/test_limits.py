@@ -4,7 +4,6 @@ Content-Length and chunked bodies) and limits.max_connections (the next
 connection waits in the kernel backlog until one closes)."""
 
 import select
-import socket
 import unittest
 
 from hellod_harness import HellodTestCase, read_response, recv_until_close, split_responses

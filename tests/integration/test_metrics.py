@@ -7,7 +7,6 @@ requests sent by raw sockets, and the metrics listener is checked to serve
 nothing but the metrics while the public listeners serve no metrics.
 """
 
-import os
 import signal
 import socket
 import unittest

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The service-manager protocol (sd_notify(3)) as a test-owned NOTIFY_SOCKET sees it."""
 
-import re
 import signal
 import socket
 import time
