@@ -1,32 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "stderr_sink.hpp"
 
-#include <fmt/format.h>
 #include <unistd.h>
-
-#include <string>
 
 namespace hellod {
 
-StderrSink::StderrSink() : writer_(STDERR_FILENO) {}
-
-void StderrSink::sink_it_(const spdlog::details::log_msg& message) {
-  if (dropped_ != 0 && !report_dropped_lines()) {
-    ++dropped_;
-    return;
-  }
-  if (!write_line(message)) ++dropped_;
-}
-
-// Written before the next line; a stream still stalled drops that line too.
-bool StderrSink::report_dropped_lines() {
-  const std::string text =
-      fmt::format("{} log line(s) dropped because stderr was not taking them", dropped_);
-  const spdlog::details::log_msg notice("hellod", spdlog::level::warn, text);
-  if (!write_line(notice)) return false;
-  dropped_ = 0;
-  return true;
-}
+StderrSink::StderrSink() : LossyLineSink("stderr"), writer_(STDERR_FILENO) {}
 
 bool StderrSink::write_line(const spdlog::details::log_msg& message) {
   spdlog::memory_buf_t line;
