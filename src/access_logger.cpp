@@ -2,8 +2,6 @@
 #include "access_logger.hpp"
 
 #include <spdlog/spdlog.h>
-#include <sys/uio.h>
-#include <systemd/sd-journal.h>
 
 #include <algorithm>
 #include <optional>
@@ -118,13 +116,7 @@ std::size_t AccessLogger::drain_all() {
 
 void AccessLogger::write_record(const AccessRecord& record) {
   if (options_.sink == Sink::journal) {
-    const std::vector<std::string> fields = journal_fields(record);
-    std::vector<iovec> parts;
-    parts.reserve(fields.size());
-    for (const std::string& field : fields)
-      parts.push_back(iovec{const_cast<char*>(field.data()), field.size()});
-    // Fails only when journald is gone; there is nowhere else to say so.
-    static_cast<void>(sd_journal_sendv(parts.data(), static_cast<int>(parts.size())));
+    send_to_journal(record);
     return;
   }
   if (record.format == AccessLogFormat::json) {
@@ -135,18 +127,32 @@ void AccessLogger::write_record(const AccessRecord& record) {
   if (batch_.size() >= kBatchBytes) write_out();
 }
 
-// Writes the batch whole, however slowly the stream takes it: only this
-// thread waits, and the workers' queues absorb (or drop) meanwhile. Once
-// hellod is stopping, a stalled stream loses this batch and every later one
-// (the workers have stopped: nothing new comes).
+// Both destinations are waited for however slowly they take records: only
+// this thread waits, and the workers' queues absorb (or drop) meanwhile.
+// Once hellod is stopping, a stalled destination loses this record or batch
+// and every later one (the workers have stopped: nothing new comes).
+bool AccessLogger::keep_waiting() {
+  std::lock_guard lock(mutex_);
+  abandoned_ = stopping_;
+  return !abandoned_;
+}
+
+void AccessLogger::send_to_journal(const AccessRecord& record) {
+  entry_.clear();
+  for (const std::string& field : journal_fields(record)) append_journal_field(entry_, field);
+  while (!abandoned_) {
+    if (journal_.send(entry_, kStallCheck) != JournalWriter::Outcome::stalled) return;
+    if (!keep_waiting()) return;
+  }
+}
+
 void AccessLogger::write_out() {
   std::string_view rest(batch_);
   while (!rest.empty() && !abandoned_) {
     const StreamWriter::Progress progress = stream_.write(rest, kStallCheck);
     rest.remove_prefix(progress.bytes);
     if (!progress.stalled) break;  // written, or a closed stream: lost either way
-    std::lock_guard lock(mutex_);
-    abandoned_ = stopping_;
+    if (!keep_waiting()) break;
   }
   batch_.clear();
 }

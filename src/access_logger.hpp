@@ -3,9 +3,9 @@
 
 // The access log's consumer: one thread that drains every worker's queue
 // and writes the records to the sink (a stream such as stderr, one write per
-// batch, or the journal with structured fields via sd_journal_sendv). A slow
-// sink slows only this thread; workers drop what does not fit their queue
-// and a warning says so, at most once per interval.
+// batch, or the journal with structured fields, an entry per record). A
+// slow sink slows only this thread; workers drop what does not fit their
+// queue and a warning says so, at most once per interval.
 
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +19,7 @@
 
 #include "access_log_queue.hpp"
 #include "doorbell.hpp"
+#include "journal_writer.hpp"
 #include "stream_writer.hpp"
 
 namespace hellod {
@@ -44,8 +45,8 @@ class AccessLogger {
   AccessLogger(unsigned workers, Options options);
   AccessLogger(const AccessLogger&) = delete;
   AccessLogger& operator=(const AccessLogger&) = delete;
-  // Writes what is still queued, then stops the thread; a stream that
-  // stalls meanwhile loses the rest (write_out).
+  // Writes what is still queued, then stops the thread; a sink that
+  // stalls meanwhile loses the rest (keep_waiting).
   ~AccessLogger();
 
   // Worker i's queue. The queues and the thread are created at the first
@@ -63,15 +64,19 @@ class AccessLogger {
   [[nodiscard]] bool queues_empty() const;
   std::size_t drain_all();
   void write_record(const AccessRecord& record);
+  void send_to_journal(const AccessRecord& record);
   void write_out();
+  bool keep_waiting();
   void warn_about_drops(std::chrono::steady_clock::time_point now);
 
   unsigned workers_;
   Options options_;
   std::vector<std::unique_ptr<AccessLogQueue>> queues_;
   StreamWriter stream_;     // Sink::stream's
+  JournalWriter journal_;   // Sink::journal's: logger thread only
   std::string batch_;       // logger thread only
-  bool abandoned_ = false;  // logger thread only: stopping, the stream stalled
+  std::string entry_;       // logger thread only: the journal entry being sent
+  bool abandoned_ = false;  // logger thread only: stopping, the sink stalled
   std::uint64_t drops_reported_ = 0;
   std::chrono::steady_clock::time_point last_warning_{};
   Doorbell doorbell_;  // rung by the queues, stop and flush

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "log.hpp"
 
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "journal_sink.hpp"
 #include "stderr_sink.hpp"
 
 namespace hellod {
@@ -43,7 +43,7 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
 
 spdlog::sink_ptr make_sink(bool journal) {
   if (journal) {
-    auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("hellod");
+    auto sink = std::make_shared<JournalSink>();
     sink->set_pattern(kJournalPattern);
     return sink;
   }

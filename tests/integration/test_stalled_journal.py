@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""A journald that stops taking entries must not stop hellod.
+
+journald stalls now and then: behind a slow disk, while it rotates or
+flushes its files, when it hangs. Its socket's queue fills, and a sender
+that waits for room waits for as long as the stall lasts. hellod keeps
+serving, reloading and stopping meanwhile: its own lines wait a moment and
+are then dropped (and counted, once the journal takes entries again); its
+access records are dropped by the queues (counted in
+hellod_access_log_dropped_total); and a stop sends what the journal takes
+before it ends, then gives up.
+
+fake_journald.py stands in for journald; pause() stops it reading and fills
+its queue.
+"""
+
+import re
+import signal
+import unittest
+
+from fake_journald import FakeJournald, can_fake_journald
+from hellod_harness import HellodTestCase, recv_until_close, wait_for
+from notify_receiver import NotifyReceiver
+
+CONFIG = """listen: ["127.0.0.1:0"]
+workers: 2
+log: {access: json, target: journal}
+response: {body: "BODY\\n"}
+"""
+
+
+@unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
+class StalledJournalTest(HellodTestCase):
+    def setUp(self):
+        self.journald = FakeJournald()
+        self.addCleanup(self.journald.close)
+
+    def start_journaled(self):
+        notify = NotifyReceiver()
+        self.addCleanup(notify.close)
+        server = self.start(CONFIG, env=notify.env, wait_ready=False,
+                            wrapper=self.journald.wrapper())
+        status = notify.wait_key("READY")["STATUS"]
+        server.addresses = re.findall(r"127\.0\.0\.1:\d+", status)  # stderr has no lines
+        self.journald.wait_record(r"^serving 127\.0\.0\.1:\d+ with 2 workers$")
+        return server
+
+    def get(self, server, target="/"):
+        with server.connect(timeout=10) as sock:
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            return recv_until_close(sock).split(b"\r\n\r\n", 1)[1]
+
+    def reload_to(self, server, body):
+        server.write_config(CONFIG.replace("BODY", body))
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: self.get(server) == f"{body}\n".encode(), 10,
+                 what=f"the reload to {body} to be served")
+
+    def test_it_serves_and_reloads_while_the_journal_takes_nothing(self):
+        server = self.start_journaled()
+        self.journald.pause()
+        self.assertEqual(self.get(server), b"BODY\n")  # its access record waits
+        self.reload_to(server, "AGAIN")
+        self.reload_to(server, "THIRD")
+
+    def test_a_stop_ends_while_the_journal_takes_nothing(self):
+        server = self.start_journaled()
+        self.journald.pause()
+        self.assertEqual(self.get(server), b"BODY\n")  # the logger thread now waits for it
+        self.assertEqual(server.stop(), 0)  # fails after STOP_TIMEOUT
+
+    def test_lines_it_dropped_are_counted_once_the_journal_takes_entries_again(self):
+        server = self.start_journaled()
+        self.journald.pause()
+        self.reload_to(server, "UNSEEN")  # its lines wait a moment, then go
+        self.journald.resume()
+        self.reload_to(server, "SEEN")
+        notice = self.journald.wait_record(
+            r"^(\d+) log line\(s\) dropped because the journal was not taking them$")
+        self.assertEqual(notice["PRIORITY"], "4")  # LOG_WARNING
+        self.journald.wait_record(r"^reloaded; ")
+        self.assertEqual(len(self.journald.matching(r"^reloading ")), 1,
+                         "UNSEEN's line was dropped")
+        # The access log waited for the journal all along: its records flow too.
+        self.get(server, "/after-the-stall")
+        record = wait_for(lambda: next((r for r in self.journald.records
+                                        if r.get("HTTP_TARGET") == "/after-the-stall"), None),
+                          10, what="the access record sent after the stall")
+        self.assertEqual(record["HTTP_STATUS"], "200")
+        self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
