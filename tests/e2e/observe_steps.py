@@ -16,6 +16,10 @@ must be a record in the journal or counted in hellod_access_log_dropped_total
 reload right after it must still show hellod's own lines. journald's rate
 limit would otherwise drop records past its burst uncounted, and those
 lines with them.
+Step 20 stops journald (SIGSTOP) and fills its queue with a burst of access
+records: a reload must still apply and a stop still end, and once journald
+reads again, hellod's next line must say how many of its lines it dropped
+meanwhile.
 Mixed into run_e2e.Steps, whose helpers (curl, config, ...) it uses.
 """
 
@@ -60,6 +64,19 @@ done
 # test's), and long enough that journald takes about twice that even though
 # hellod drops what it cannot take: a couple of seconds of load.
 BURST = 200000
+# Far more access records than journald's queue holds (net.unix.max_dgram_qlen).
+STALL_BURST = 5000
+# One entry per logger(1) process (blocking, as libsystemd sends) until one
+# waits: journald's queue is then full.
+FILL_JOURNAL = """i=0
+while [ $i -lt 4096 ]; do
+  echo MESSAGE=hellod-e2e-filler | timeout 2 logger --journald || exit 0
+  i=$((i + 1))
+done
+exit 1"""
+STALLED_BODY = "reloaded while journald was stopped\n"
+DROPPED_LINES = re.compile(r"^(\d+) log line\(s\) dropped because the journal was not taking them$",
+                           re.MULTILINE)
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -258,3 +275,62 @@ class ObserveSteps:
         return (f"{BURST} requests in {result['seconds']:.1f} s: {seen['recorded']} records in "
                 f"the journal + {seen['dropped']:g} counted in hellod_access_log_dropped_total; "
                 f"the reload right after it logged {reloaded.group(0) if reloaded else after!r}")
+
+    def journald_stopped(self):
+        """A context in which journald is stopped (SIGSTOP) and its queue full."""
+        steps = self
+
+        class Stopped:
+            def __enter__(self):
+                self.pid = steps.c.inside("systemctl", "show", "-p", "MainPID", "--value",
+                                          "systemd-journald").stdout.strip()
+                expect(self.pid not in ("", "0"), "systemd-journald is not running")
+                steps.c.inside("sh", "-c", f"kill -STOP {self.pid}")
+                with Load(steps.c, "burst", "--count", str(STALL_BURST), "--connections", "2",
+                          "--duration", "30") as load:
+                    result = load.finish(timeout=60)
+                expect(result["statuses"] == {"200": STALL_BURST} and not result["errors"],
+                       f"the burst of {STALL_BURST} requests got {result}")
+                # Each socket's send buffer holds fewer entries than journald's
+                # queue: other clients fill the rest, as on a busy host.
+                filled = steps.c.inside("sh", "-c", FILL_JOURNAL, check=False)
+                expect(filled.returncode == 0, f"journald's queue did not fill: {filled}")
+                return self
+
+            def __exit__(self, *exc):
+                steps.c.inside("sh", "-c", f"kill -CONT {self.pid}")
+
+        return Stopped()
+
+    def step20_stalled_journal(self):
+        original = self.config()
+        body_line = f"body: {json.dumps(self.curl())}"
+        expect(body_line in original, f"/etc/hellod.yaml has no {body_line!r}")
+        observed = self.observe_config(original)
+        self.write_config(observed)
+        try:
+            self.reload_and_wait("with the access log on")
+            with self.journald_stopped():
+                self.write_config(observed.replace(body_line,
+                                                   f"body: {json.dumps(STALLED_BODY)}"))
+                self.c.inside("systemctl", "reload", "hellod", timeout=30)
+                wait_for(lambda: self.curl() == STALLED_BODY, 10,
+                         "the reload to be served while journald is stopped")
+            after = self.reload_and_wait("once journald reads again")
+            dropped = DROPPED_LINES.search(after)
+            expect(dropped, f"hellod did not say how many lines it dropped:\n{after}")
+            with self.journald_stopped():
+                started = time.monotonic()
+                self.c.inside("systemctl", "stop", "hellod", timeout=60)
+                stop_seconds = time.monotonic() - started
+                state = self.active("hellod.service")
+            expect(state == "inactive", f"hellod is {state} after a stop with journald stopped")
+            self.reset_start_limit()
+            self.c.inside("systemctl", "start", "hellod")
+        finally:
+            self.write_config(original)
+            self.c.inside("systemctl", "restart", "hellod")
+        expect(self.curl() is not None, "hellod does not serve after the step")
+        return (f"journald stopped, {STALL_BURST} requests: the reload applied, and once journald "
+                f"read again hellod logged {dropped.group(0)!r}; a stop with journald stopped "
+                f"took {stop_seconds:.2f} s")

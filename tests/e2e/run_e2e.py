@@ -9,8 +9,8 @@ under the build tree) with systemd as PID 1 in systemd-nspawn, and does
 inside it what an administrator does: install the package with apt, reload,
 break the configuration, read the journal, rate the unit's sandbox, restart,
 crash and upgrade it under load, drain it before a stop, query its access
-log in the journal and scrape its metrics, switch to socket activation,
-reinstall and purge. Every step is asserted and its result printed; the container is always
+log in the journal and scrape its metrics, stall journald, switch to
+socket activation, reinstall and purge. Every step is asserted and its result printed; the container is always
 torn down.
 
 Usage: run_e2e.py --source-dir DIR --work-dir DIR [--deb FILE [--next-deb FILE]]
@@ -308,7 +308,7 @@ class Steps(RestartSteps, DrainSteps, ObserveSteps):
         """(number, title, step, fatal) in the order they run.
 
         Numbers are stable names (--steps uses them); the restart steps 11-16,
-        the drain step 17 and the observability steps 18-19 run in service mode,
+        the drain step 17 and the observability steps 18-20 run in service mode,
         before the switch to socket activation (7). A
         failed fatal step ends the run, because later steps build on it; the
         others restore what they changed, so the run goes on.
@@ -342,6 +342,8 @@ class Steps(RestartSteps, DrainSteps, ObserveSteps):
              self.step18_observe, False),
             (19, "access log burst: every request in the journal or counted as dropped; "
                  "a reload after it still logged", self.step19_access_log_burst, False),
+            (20, "journald stopped: a reload applies, a stop ends; dropped lines counted "
+                 "after", self.step20_stalled_journal, False),
             (7, "socket activation, restart keeps answering", self.step7_socket_activation, True),
             (8, "reinstall (upgrade): new MainPID, edited config kept", self.step8_upgrade, True),
             (9, "stop + purge leaves nothing", self.step9_purge, True),
