@@ -223,7 +223,10 @@ class MetricsRoutesTest(HellodTestCase):
         self.assertEqual(value(parsed, "hellod_draining"), 0)
         server.signal(signal.SIGTERM)
         server.wait_log("draining", timeout=10)
-        self.assertEqual(get(("127.0.0.1", server.port), "/healthz")[0], 503)
+        # The supervisor logs the drain, then tells the workers: a request
+        # may still reach a worker that has not heard yet, and get its 200.
+        wait_for(lambda: get(("127.0.0.1", server.port), "/healthz")[0] == 503, 10,
+                 what="/healthz to fail")
         # The client has the 503 before the worker closes its connection.
         parsed = wait_for(lambda: all_closed(address), 10, what="the 503's connection closed")
         self.assertEqual(value(parsed, "hellod_draining"), 1)
