@@ -19,7 +19,7 @@ class JournalSink final : public LossyLineSink {
   bool write_line(const spdlog::details::log_msg& message) override;
 
   JournalWriter writer_;
-  std::string entry_;  // reused: a line costs no allocation once it has grown
+  std::string entry_;  // reused from line to line
 };
 
 }  // namespace hellod

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -45,8 +46,8 @@ JournalWriter::Outcome outcome_of(int error) {
 
 void append_journal_field(std::string& entry, std::string_view field) {
   const std::size_t equals = field.find('=');
-  const std::string_view value =
-      equals == std::string_view::npos ? std::string_view{} : field.substr(equals + 1);
+  assert(equals != std::string_view::npos && equals != 0);  // NAME=value
+  const std::string_view value = field.substr(equals + 1);
   if (value.find('\n') == std::string_view::npos) {
     entry.append(field).push_back('\n');
     return;
