@@ -16,10 +16,10 @@ must be a record in the journal or counted in hellod_access_log_dropped_total
 reload right after it must still show hellod's own lines. journald's rate
 limit would otherwise drop records past its burst uncounted, and those
 lines with them.
-Step 20 stops journald (SIGSTOP) and fills its queue with a burst of access
-records: a reload must still apply and a stop still end, and once journald
-reads again, hellod's next line must say how many of its lines it dropped
-meanwhile.
+Step 20 stops journald (SIGSTOP), sends a burst of requests with the access
+log on and fills journald's queue: a reload must still apply and a stop
+still end, and once journald reads again, hellod's next line must say how
+many of its lines it dropped meanwhile.
 Mixed into run_e2e.Steps, whose helpers (curl, config, ...) it uses.
 """
 
@@ -64,7 +64,8 @@ done
 # test's), and long enough that journald takes about twice that even though
 # hellod drops what it cannot take: a couple of seconds of load.
 BURST = 200000
-# Far more access records than journald's queue holds (net.unix.max_dgram_qlen).
+# Far more access records than a socket's send buffer holds: hellod's logger
+# thread then waits for journald.
 STALL_BURST = 5000
 # One entry per logger(1) process (blocking, as libsystemd sends) until one
 # waits: journald's queue is then full.
@@ -291,8 +292,9 @@ class ObserveSteps:
                     result = load.finish(timeout=60)
                 expect(result["statuses"] == {"200": STALL_BURST} and not result["errors"],
                        f"the burst of {STALL_BURST} requests got {result}")
-                # Each socket's send buffer holds fewer entries than journald's
-                # queue: other clients fill the rest, as on a busy host.
+                # A socket's send buffer holds fewer entries than journald's
+                # queue (net.unix.max_dgram_qlen): other clients fill the
+                # rest, as on a busy host.
                 filled = steps.c.inside("sh", "-c", FILL_JOURNAL, check=False)
                 expect(filled.returncode == 0, f"journald's queue did not fill: {filled}")
                 return self
