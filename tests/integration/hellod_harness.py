@@ -116,6 +116,18 @@ class Hellod:
     def connect(self, timeout=5.0):
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
+    def get_body(self, target="/", timeout=10.0):
+        """The body of GET target, on a connection of its own."""
+        with self.connect(timeout=timeout) as sock:
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            return recv_until_close(sock).split(b"\r\n\r\n", 1)[1]
+
+    def reload_until_served(self, config, body):
+        """Writes config and reloads (SIGHUP); waits until GET / answers body."""
+        self.write_config(config)
+        self.signal(signal.SIGHUP)
+        wait_for(lambda: self.get_body() == body, 10, what=f"the reload to {body!r} to be served")
+
     def signal(self, signum):
         self.proc.send_signal(signum)
 

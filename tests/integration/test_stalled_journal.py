@@ -15,11 +15,10 @@ its queue.
 """
 
 import re
-import signal
 import unittest
 
 from fake_journald import FakeJournald, can_fake_journald
-from hellod_harness import HellodTestCase, recv_until_close, wait_for
+from hellod_harness import HellodTestCase, wait_for
 from notify_receiver import NotifyReceiver
 
 CONFIG = """listen: ["127.0.0.1:0"]
@@ -45,28 +44,20 @@ class StalledJournalTest(HellodTestCase):
         self.journald.wait_record(r"^serving 127\.0\.0\.1:\d+ with 2 workers$")
         return server
 
-    def get(self, server, target="/"):
-        with server.connect(timeout=10) as sock:
-            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-            return recv_until_close(sock).split(b"\r\n\r\n", 1)[1]
-
     def reload_to(self, server, body):
-        server.write_config(CONFIG.replace("BODY", body))
-        server.signal(signal.SIGHUP)
-        wait_for(lambda: self.get(server) == f"{body}\n".encode(), 10,
-                 what=f"the reload to {body} to be served")
+        server.reload_until_served(CONFIG.replace("BODY", body), f"{body}\n".encode())
 
     def test_it_serves_and_reloads_while_the_journal_takes_nothing(self):
         server = self.start_journaled()
         self.journald.pause()
-        self.assertEqual(self.get(server), b"BODY\n")  # its access record waits
+        self.assertEqual(server.get_body(), b"BODY\n")  # its access record waits
         self.reload_to(server, "AGAIN")
         self.reload_to(server, "THIRD")
 
     def test_a_stop_ends_while_the_journal_takes_nothing(self):
         server = self.start_journaled()
         self.journald.pause()
-        self.assertEqual(self.get(server), b"BODY\n")  # the logger thread now waits for it
+        self.assertEqual(server.get_body(), b"BODY\n")  # the logger thread now waits for it
         self.assertEqual(server.stop(), 0)  # fails after STOP_TIMEOUT
 
     def test_lines_it_dropped_are_counted_once_the_journal_takes_entries_again(self):
@@ -82,7 +73,7 @@ class StalledJournalTest(HellodTestCase):
         self.assertEqual(len(self.journald.matching(r"^reloading ")), 1,
                          "UNSEEN's line was dropped")
         # The access log waited for the journal all along: its records flow too.
-        self.get(server, "/after-the-stall")
+        server.get_body("/after-the-stall")
         record = wait_for(lambda: next((r for r in self.journald.records
                                         if r.get("HTTP_TARGET") == "/after-the-stall"), None),
                           10, what="the access record sent after the stall")

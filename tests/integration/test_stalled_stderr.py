@@ -20,12 +20,11 @@ import fcntl
 import os
 import platform
 import select
-import signal
 import socket
 import threading
 import unittest
 
-from hellod_harness import STOP_TIMEOUT, HellodTestCase, recv_until_close, wait_for
+from hellod_harness import STOP_TIMEOUT, HellodTestCase, recv_until_close
 
 CONFIG = """listen: ["127.0.0.1:0"]
 workers: 2
@@ -159,21 +158,13 @@ class StalledStderr:
                 return
         self.fail(f"the logger did not wait for stderr after {MAX_ROUNDS * PIPELINED} requests")
 
-    def body(self, server):
-        with server.connect(timeout=10) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return recv_until_close(sock).split(b"\r\n\r\n", 1)[1]
-
     def reload_to(self, server, body):
-        server.write_config(CONFIG.replace("BODY", body))
-        server.signal(signal.SIGHUP)
-        wait_for(lambda: self.body(server) == f"{body}\n".encode(), 10,
-                 what=f"the reload to {body} to be served")
+        server.reload_until_served(CONFIG.replace("BODY", body), f"{body}\n".encode())
 
     def test_it_serves_and_reloads_while_nobody_reads_stderr(self):
         server, tap = self.start_with_tap()
         self.stall(server, tap)
-        self.assertEqual(self.body(server), b"BODY\n")
+        self.assertEqual(server.get_body(), b"BODY\n")
         self.reload_to(server, "AGAIN")
         self.reload_to(server, "THIRD")
 
@@ -194,9 +185,7 @@ class StalledStderr:
         server.wait_log(r"info: reloading ", timeout=10)
         self.assertEqual(server.log().count("info: reloading "), 1, "UNSEEN's line was dropped")
         # The access log waited for the stream all along: its records flow too.
-        with server.connect(timeout=10) as sock:
-            sock.sendall(b"GET /after-the-stall HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            recv_until_close(sock)
+        server.get_body("/after-the-stall")
         server.wait_log(r'"GET /after-the-stall HTTP/1.1" 200 ', timeout=10)
         self.assertEqual(server.stop(), 0)
 
