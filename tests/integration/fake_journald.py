@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import threading
 
-from hellod_harness import wait_for
+from hellod_harness import HellodTestCase, wait_for
+from notify_receiver import NotifyReceiver
 
 # argv: SOCKET_PATH CMD...: a fresh /run holding only the journal socket.
 _BIND_MOUNT = ('mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && '
@@ -119,3 +120,23 @@ class FakeJournald:
         self._thread.join(5)
         self._sock.close()
         shutil.rmtree(self._dir, True)
+
+
+class JournaledTestCase(HellodTestCase):
+    """A test case whose hellod logs to a FakeJournald, self.journald."""
+
+    def setUp(self):
+        super().setUp()
+        self.journald = FakeJournald()
+        self.addCleanup(self.journald.close)
+
+    def start_journaled(self, config, shim=()):
+        """hellod under the stand-in journald, once it is READY; returns it
+        and its notify receiver. Its stderr has no lines, so its addresses
+        come from READY's STATUS."""
+        notify = NotifyReceiver()
+        self.addCleanup(notify.close)
+        server = self.start(config, env=notify.env, wait_ready=False,
+                            wrapper=self.journald.wrapper(*shim))
+        server.addresses = re.findall(r"127\.0\.0\.1:\d+", notify.wait_key("READY")["STATUS"])
+        return server, notify

@@ -15,9 +15,8 @@ import socket
 import time
 import unittest
 
-from fake_journald import FakeJournald, can_fake_journald
+from fake_journald import JournaledTestCase, can_fake_journald
 from hellod_harness import HellodTestCase, recv_until_close, wait_for
-from notify_receiver import NotifyReceiver
 
 # Requests with hostile bytes. llhttp refuses control bytes other than HTAB
 # in a header value, and strict framing any byte outside visible ASCII in the
@@ -147,20 +146,13 @@ class IdleLoggerTest(HellodTestCase):
 
 
 @unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
-class JournalAccessLogTest(HellodTestCase):
+class JournalAccessLogTest(JournaledTestCase):
     """Access records in the journal carry structured fields, so that
     `journalctl -u hellod HTTP_STATUS=503` selects them."""
 
-    def setUp(self):
-        self.journald = FakeJournald()
-        self.addCleanup(self.journald.close)
-
     def test_access_records_carry_structured_fields(self):
-        notify = NotifyReceiver()
-        self.addCleanup(notify.close)
-        server = self.start("log: {target: journal, access: json}\n", env=notify.env,
-                            wait_ready=False, wrapper=self.journald.wrapper())
-        port = int(re.search(r"127\.0\.0\.1:(\d+)", notify.wait_key("READY")["STATUS"]).group(1))
+        server, _notify = self.start_journaled("log: {target: journal, access: json}\n")
+        port = server.port
         send(port, b"GET /j?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n")
         send(port, b"GET / HTTP/1.1\r\n\r\n")
         ok, bad = (wait_for(lambda: next((r for r in self.journald.records

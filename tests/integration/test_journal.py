@@ -13,7 +13,7 @@ import socket
 import sys
 import unittest
 
-from fake_journald import FakeJournald, can_fake_journald
+from fake_journald import JournaledTestCase, can_fake_journald
 from hellod_harness import HellodTestCase
 from notify_receiver import NotifyReceiver
 
@@ -74,19 +74,7 @@ class JournalTargetTest(HellodTestCase):
 
 
 @unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
-class JournalSinkTest(HellodTestCase):
-    def setUp(self):
-        self.journald = FakeJournald()
-        self.addCleanup(self.journald.close)
-
-    def start_journaled(self, config, shim=()):
-        notify = NotifyReceiver()
-        self.addCleanup(notify.close)
-        server = self.start(config, env=notify.env, wait_ready=False,
-                            wrapper=self.journald.wrapper(*shim))
-        notify.wait_key("READY")
-        return server, notify
-
+class JournalSinkTest(JournaledTestCase):
     def check_records(self, server, notify):
         serving = self.journald.wait_record(r"^serving 127\.0\.0\.1:\d+ with 1 worker$")
         self.assertEqual(serving["PRIORITY"], "6")  # LOG_INFO

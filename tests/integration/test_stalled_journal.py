@@ -14,12 +14,10 @@ fake_journald.py stands in for journald; pause() stops it reading and fills
 its queue.
 """
 
-import re
 import unittest
 
-from fake_journald import FakeJournald, can_fake_journald
-from hellod_harness import HellodTestCase, wait_for
-from notify_receiver import NotifyReceiver
+from fake_journald import JournaledTestCase, can_fake_journald
+from hellod_harness import wait_for
 
 CONFIG = """listen: ["127.0.0.1:0"]
 workers: 2
@@ -29,18 +27,9 @@ response: {body: "BODY\\n"}
 
 
 @unittest.skipUnless(can_fake_journald(), "needs root and unshare -m for a stand-in journald")
-class StalledJournalTest(HellodTestCase):
-    def setUp(self):
-        self.journald = FakeJournald()
-        self.addCleanup(self.journald.close)
-
-    def start_journaled(self):
-        notify = NotifyReceiver()
-        self.addCleanup(notify.close)
-        server = self.start(CONFIG, env=notify.env, wait_ready=False,
-                            wrapper=self.journald.wrapper())
-        status = notify.wait_key("READY")["STATUS"]
-        server.addresses = re.findall(r"127\.0\.0\.1:\d+", status)  # stderr has no lines
+class StalledJournalTest(JournaledTestCase):
+    def start_serving(self):
+        server, _notify = self.start_journaled(CONFIG)
         self.journald.wait_record(r"^serving 127\.0\.0\.1:\d+ with 2 workers$")
         return server
 
@@ -48,20 +37,20 @@ class StalledJournalTest(HellodTestCase):
         server.reload_until_served(CONFIG.replace("BODY", body), f"{body}\n".encode())
 
     def test_it_serves_and_reloads_while_the_journal_takes_nothing(self):
-        server = self.start_journaled()
+        server = self.start_serving()
         self.journald.pause()
         self.assertEqual(server.get_body(), b"BODY\n")  # its access record waits
         self.reload_to(server, "AGAIN")
         self.reload_to(server, "THIRD")
 
     def test_a_stop_ends_while_the_journal_takes_nothing(self):
-        server = self.start_journaled()
+        server = self.start_serving()
         self.journald.pause()
         self.assertEqual(server.get_body(), b"BODY\n")  # the logger thread now waits for it
         self.assertEqual(server.stop(), 0)  # fails after STOP_TIMEOUT
 
     def test_lines_it_dropped_are_counted_once_the_journal_takes_entries_again(self):
-        server = self.start_journaled()
+        server = self.start_serving()
         self.journald.pause()
         self.reload_to(server, "UNSEEN")  # its lines wait a moment, then go
         self.journald.resume()
