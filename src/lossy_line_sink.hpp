@@ -23,6 +23,10 @@ class LossyLineSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
   static constexpr std::chrono::milliseconds kPatience{100};
 
+  // Lines every such sink dropped since hellod started
+  // (hellod_log_lines_dropped_total); any thread may read it.
+  static std::uint64_t dropped_total();
+
  protected:
   // destination: how the warning names it ("stderr", "the journal").
   explicit LossyLineSink(std::string_view destination) : destination_(destination) {}

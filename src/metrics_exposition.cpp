@@ -116,6 +116,10 @@ void add_server_families(const ServerMetrics& server, std::vector<MetricFamily>&
       family("hellod_workers", "Worker threads.", MetricType::Gauge, {gauge(server.workers)}));
   out.push_back(family("hellod_draining", "1 while hellod drains connections to stop, else 0.",
                        MetricType::Gauge, {gauge(server.draining ? 1 : 0)}));
+  out.push_back(family("hellod_log_lines_dropped_total",
+                       "hellod's own log lines dropped because stderr or the journal was not "
+                       "taking them.",
+                       MetricType::Counter, {counter(as_double(server.log_lines_dropped))}));
 }
 
 void add_process_families(const ProcessMetrics& process, std::vector<MetricFamily>& out) {

@@ -29,6 +29,7 @@ struct ServerMetrics {
   bool last_reload_successful = true;            // the start counts as a successful load
   double last_reload_success_seconds = 0;        // since the epoch; the start, until a reload
   std::optional<std::uint64_t> waiting_backlog;  // nothing when no TCP listener is probed
+  std::uint64_t log_lines_dropped = 0;           // hellod's own, not the access log's
 };
 
 std::string render_exposition(const MetricsTotals& totals, const ServerMetrics& server,

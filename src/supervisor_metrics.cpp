@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "lossy_line_sink.hpp"
 #include "route_table.hpp"
 #include "supervisor.hpp"
 #include "version.hpp"
@@ -166,6 +167,7 @@ void Supervisor::count_reload(bool succeeded) {
 std::string Supervisor::render_metrics() {
   server_metrics_.draining = stop_ != Stop::serving;
   server_metrics_.waiting_backlog = backlog_.waiting();
+  server_metrics_.log_lines_dropped = LossyLineSink::dropped_total();
   return render_exposition(metrics_registry_->collect(), server_metrics_, read_process_metrics());
 }
 

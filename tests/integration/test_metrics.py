@@ -27,7 +27,7 @@ EXPECTED_FAMILIES = {
     "hellod_http_received_bytes_total", "hellod_http_sent_bytes_total",
     "hellod_access_log_dropped_total", "hellod_config_reloads_total",
     "hellod_config_last_reload_successful", "hellod_config_last_reload_success_timestamp_seconds",
-    "hellod_build_info", "hellod_workers", "hellod_draining",
+    "hellod_build_info", "hellod_workers", "hellod_draining", "hellod_log_lines_dropped_total",
     "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
     "process_max_fds", "process_start_time_seconds",
 }
@@ -161,6 +161,7 @@ class MetricsCountTest(HellodTestCase):
         self.assertEqual(value(parsed, "hellod_draining"), 0)
         self.assertEqual(value(parsed, "hellod_connections_waiting_backlog"), 0)
         self.assertEqual(value(parsed, "hellod_access_log_dropped_total"), 0)
+        self.assertEqual(value(parsed, "hellod_log_lines_dropped_total"), 0)
         self.assertTrue(any(name == "hellod_build_info" and v == 1 for (name, _), v in parsed.items()))
         self.assert_valid_exposition(text)
 

@@ -14,14 +14,17 @@ fake_journald.py stands in for journald; pause() stops it reading and fills
 its queue.
 """
 
+import re
 import unittest
 
 from fake_journald import JournaledTestCase, can_fake_journald
 from hellod_harness import wait_for
+from metrics_client import samples, scrape, value
 
 CONFIG = """listen: ["127.0.0.1:0"]
 workers: 2
 log: {access: json, target: journal}
+metrics: {listen: ["127.0.0.1:0"]}
 response: {body: "BODY\\n"}
 """
 
@@ -31,7 +34,12 @@ class StalledJournalTest(JournaledTestCase):
     def start_serving(self):
         server, _notify = self.start_journaled(CONFIG)
         self.journald.wait_record(r"^serving 127\.0\.0\.1:\d+ with 2 workers$")
+        metrics = self.journald.wait_record(r"^metrics: serving http://127\.0\.0\.1:\d+/")
+        self.metrics = ("127.0.0.1", int(re.search(r":(\d+)/", metrics["MESSAGE"]).group(1)))
         return server
+
+    def lines_dropped(self):
+        return value(samples(scrape(self.metrics)), "hellod_log_lines_dropped_total")
 
     def reload_to(self, server, body):
         server.reload_until_served(CONFIG.replace("BODY", body), f"{body}\n".encode())
@@ -52,12 +60,19 @@ class StalledJournalTest(JournaledTestCase):
     def test_lines_it_dropped_are_counted_once_the_journal_takes_entries_again(self):
         server = self.start_serving()
         self.journald.pause()
+        self.assertEqual(self.lines_dropped(), 0)
         self.reload_to(server, "UNSEEN")  # its lines wait a moment, then go
+        dropped = self.lines_dropped()
+        self.assertGreater(dropped, 0)
         self.journald.resume()
         self.reload_to(server, "SEEN")
         notice = self.journald.wait_record(
             r"^(\d+) log line\(s\) dropped because the journal was not taking them$")
         self.assertEqual(notice["PRIORITY"], "4")  # LOG_WARNING
+        # The notice counts every line dropped before it, the metric every
+        # line since the start.
+        self.assertLessEqual(dropped, int(notice["MESSAGE"].split()[0]))
+        self.assertLessEqual(int(notice["MESSAGE"].split()[0]), self.lines_dropped())
         self.journald.wait_record(r"^reloaded; ")
         self.assertEqual(len(self.journald.matching(r"^reloading ")), 1,
                          "UNSEEN's line was dropped")

@@ -41,6 +41,7 @@ ServerMetrics sample_server() {
   server.last_reload_successful = false;
   server.last_reload_success_seconds = 1700000000.5;
   server.waiting_backlog = 4;
+  server.log_lines_dropped = 5;
   return server;
 }
 
@@ -87,6 +88,7 @@ TEST(MetricsExposition, Values) {
            R"(hellod_build_info{version="1.2.3"} 1)",
            R"(hellod_workers 2)",
            R"(hellod_draining 0)",
+           R"(hellod_log_lines_dropped_total 5)",
            R"(process_cpu_seconds_total 1.25)",
            R"(process_open_fds 12)",
            "# TYPE hellod_http_requests_total counter",
