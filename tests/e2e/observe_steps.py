@@ -19,7 +19,8 @@ lines with them.
 Step 20 stops journald (SIGSTOP), sends a burst of requests with the access
 log on and fills journald's queue: a reload must still apply and a stop
 still end, and once journald reads again, hellod's next line must say how
-many of its lines it dropped meanwhile.
+many of its lines it dropped meanwhile, and hellod_log_lines_dropped_total
+count them.
 Mixed into run_e2e.Steps, whose helpers (curl, config, ...) it uses.
 """
 
@@ -311,7 +312,7 @@ class ObserveSteps:
         observed = self.observe_config(original)
         self.write_config(observed)
         try:
-            self.reload_and_wait("with the access log on")
+            port = self.metrics_port(self.reload_and_wait("with the access log on"))
             with self.journald_stopped():
                 self.write_config(observed.replace(body_line,
                                                    f"body: {json.dumps(STALLED_BODY)}"))
@@ -321,6 +322,11 @@ class ObserveSteps:
             after = self.reload_and_wait("once journald reads again")
             dropped = DROPPED_LINES.search(after)
             expect(dropped, f"hellod did not say how many lines it dropped:\n{after}")
+            scraped = self.scrape(port)
+            expect(scraped is not None, f"no answer from the metrics listener on {port}")
+            counted = sum(samples(scraped.stdout, "hellod_log_lines_dropped_total").values())
+            expect(counted >= int(dropped.group(1)),
+                   f"hellod_log_lines_dropped_total is {counted:g}, under {dropped.group(0)!r}")
             with self.journald_stopped():
                 started = time.monotonic()
                 self.c.inside("systemctl", "stop", "hellod", timeout=60)
@@ -334,5 +340,6 @@ class ObserveSteps:
             self.c.inside("systemctl", "restart", "hellod")
         expect(self.curl() is not None, "hellod does not serve after the step")
         return (f"journald stopped, {STALL_BURST} requests: the reload applied, and once journald "
-                f"read again hellod logged {dropped.group(0)!r}; a stop with journald stopped "
+                f"read again hellod logged {dropped.group(0)!r} (hellod_log_lines_dropped_total "
+                f"{counted:g}); a stop with journald stopped "
                 f"took {stop_seconds:.2f} s")
