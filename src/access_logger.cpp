@@ -15,10 +15,10 @@ namespace {
 // and bounded memory.
 constexpr std::size_t kBatchBytes = std::size_t{64} * 1024;
 
-// While hellod serves, a stalled stream only holds this thread, which looks
-// up this often to see whether hellod is stopping; once it is, a stream
-// that takes nothing for this long loses what is left, so a stalled reader
-// cannot hold up the exit.
+// While hellod serves, a stalled sink (the stream or the journal) only
+// holds this thread, which looks up this often to see whether hellod is
+// stopping; once it is, a sink that takes nothing for this long loses what
+// is left, so a stalled reader cannot hold up the exit.
 constexpr std::chrono::milliseconds kStallCheck{500};
 
 }  // namespace

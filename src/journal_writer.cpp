@@ -36,6 +36,23 @@ int write_whole(int fd, std::string_view data) {
   return 0;
 }
 
+// As libsystemd: as much as the kernel allows (net.core.wmem_max), so that
+// a journald that is briefly slow finds entries queued, not dropped.
+constexpr int kSendBufferBytes = 8 << 20;
+
+// Linux 6.3 asks for MFD_EXEC or MFD_NOEXEC_SEAL (and warns without either);
+// older kernels refuse the flag with EINVAL, and their headers lack it.
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+int create_memfd() {
+  const int fd =
+      ::memfd_create("hellod-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+  if (fd >= 0 || errno != EINVAL) return fd;
+  return ::memfd_create("hellod-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
 JournalWriter::Outcome outcome_of(int error) {
   if (error == 0) return JournalWriter::Outcome::sent;
   if (error == EAGAIN) return JournalWriter::Outcome::stalled;
@@ -96,7 +113,7 @@ int JournalWriter::send_message(const msghdr& message, milliseconds patience) {
 }
 
 int JournalWriter::send_in_memfd(std::string_view entry, milliseconds patience) {
-  const UniqueFd data(::memfd_create("hellod-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  const UniqueFd data(create_memfd());
   if (!data.valid()) return errno;
   if (const int error = write_whole(data.get(), entry); error != 0) return error;
   // journald reads only a memfd that nobody can change any more.
@@ -124,6 +141,9 @@ int JournalWriter::connect() {
   std::memcpy(address.sun_path, socket_path_.data(), socket_path_.size());
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return errno;
+  // Best effort: the default buffer works too, only holds fewer entries.
+  static_cast<void>(
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
     return errno;
   }

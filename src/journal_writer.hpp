@@ -37,7 +37,9 @@ class JournalWriter {
     failed,   // no journald, or it refused the entry: lost
   };
 
-  // Connects on first use, and again after journald's socket was replaced.
+  // Connects on first use, and again once the socket it reached is closed
+  // (a journald that was not socket activated restarted). A socket that
+  // stays open but unread keeps the entries stalled, as it should.
   Outcome send(std::string_view entry, std::chrono::milliseconds patience);
 
  private:
