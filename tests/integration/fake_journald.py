@@ -88,7 +88,8 @@ class FakeJournald:
             for level, kind, payload in ancillary:  # large entries come as a memfd
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     for fd in struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) // 4 * 4]):
-                        os.close(fd)
+                        with open(fd, "rb") as memfd:
+                            data = memfd.read()
             if data != _FILLER:
                 self.records.append(parse_journal_record(data))
 
@@ -102,14 +103,23 @@ class FakeJournald:
 
     def pause(self):
         """Stops reading, then fills the queue with entries of its own until
-        it takes no more: from then on every sender's next entry waits."""
+        it takes no more: from then on every sender's next entry waits.
+
+        A socket's own send buffer may fill before the queue does
+        (net.unix.max_dgram_qlen is 10 by default, 512 under systemd), so
+        fresh sockets send until the first entry of one is refused."""
         self._reading.clear()
         self._paused.wait(5)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as filler:
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                for _ in range(1 << 16):  # net.unix.max_dgram_qlen is far less
-                    filler.sendto(_FILLER, self.path)
+        for _ in range(64):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as filler:
+                filler.setblocking(False)
+                sent = 0
+                with contextlib.suppress(BlockingIOError):
+                    for sent in range(1 << 16):
+                        filler.sendto(_FILLER, self.path)
+                if sent == 0:
+                    return
+        raise AssertionError("the stand-in journald's queue never filled")
 
     def resume(self):
         self._reading.set()

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -80,16 +81,13 @@ class FakeJournal {
     return received;
   }
 
-  // Queues entries of the test's own until the socket takes no more.
+  // Queues entries of the test's own until the socket takes no more. A
+  // sender's own buffer may fill before the queue does
+  // (net.unix.max_dgram_qlen: 10 by default, 512 under systemd), so fresh
+  // senders send until the first entry of one is refused.
   void fill() const {
-    const UniqueFd filler(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    const sockaddr_un address = address_of(path);
-    for (int i = 0; i < 1 << 16; ++i) {
-      if (::sendto(filler.get(), "X=1\n", 4, 0, reinterpret_cast<const sockaddr*>(&address),
-                   sizeof address) < 0) {
-        ASSERT_EQ(errno, EAGAIN);
-        return;
-      }
+    for (int senders = 0; senders < 64; ++senders) {
+      if (send_until_refused() == 0) return;
     }
     FAIL() << "the socket never filled";
   }
@@ -97,6 +95,20 @@ class FakeJournal {
   std::string path;
 
  private:
+  // How many entries one fresh sender got in.
+  int send_until_refused() const {
+    const UniqueFd filler(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    const sockaddr_un address = address_of(path);
+    int sent = 0;
+    while (sent < 1 << 16 &&
+           ::sendto(filler.get(), "X=1\n", 4, 0, reinterpret_cast<const sockaddr*>(&address),
+                    sizeof address) == 4) {
+      ++sent;
+    }
+    EXPECT_EQ(errno, EAGAIN);
+    return sent;
+  }
+
   void bind() {
     socket_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     const sockaddr_un address = address_of(path);
@@ -160,10 +172,20 @@ TEST(JournalWriterTest, AJournaldThatRestartedIsReachedAgain) {
   EXPECT_EQ(journal.receive().data, "MESSAGE=second\n");
 }
 
+// The largest send buffer a socket can ask for (SO_SNDBUF, which the
+// kernel doubles); a datagram must fit in its socket's.
+std::size_t largest_send_buffer() {
+  std::ifstream file("/proc/sys/net/core/wmem_max");
+  std::size_t bytes = 0;
+  file >> bytes;
+  EXPECT_GT(bytes, 0U);
+  return 2 * bytes;
+}
+
 TEST(JournalWriterTest, AnEntryLargerThanADatagramArrivesInASealedMemfd) {
   const FakeJournal journal;
   JournalWriter writer(journal.path);
-  const std::string entry = "MESSAGE=" + std::string(std::size_t{4} << 20, 'x') + "\n";
+  const std::string entry = "MESSAGE=" + std::string(largest_send_buffer() + 1024, 'x') + "\n";
   EXPECT_EQ(writer.send(entry, milliseconds{50}), Outcome::sent);
   const FakeJournal::Received received = journal.receive();
   EXPECT_TRUE(received.data.empty());
