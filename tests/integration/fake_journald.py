@@ -88,8 +88,9 @@ class FakeJournald:
             for level, kind, payload in ancillary:  # large entries come as a memfd
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     for fd in struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) // 4 * 4]):
-                        with open(fd, "rb") as memfd:
-                            data = memfd.read()
+                        # From the start: the sender's writes left the offset at the end.
+                        data = os.pread(fd, os.fstat(fd).st_size, 0)
+                        os.close(fd)
             if data != _FILLER:
                 self.records.append(parse_journal_record(data))
 
