@@ -11,7 +11,9 @@ Phases, each bounded in time:
              count; req/s, server CPU time (utime+stime from /proc) and
              latency. Then, with 1 worker, hellod side by side with nginx
              and with h2o in keep-alive and connection-per-request runs,
-             and each configuration variant of --variants (variants.yaml)
+             the floor (floor_server.cpp: no HTTP work) side by side with
+             nginx and hellod with the floor, keep-alive (not with
+             --quick), and each configuration variant of --variants (variants.yaml)
              side by side with the baseline in keep-alive and pipelined
              runs (bench/side_by_side.py): --side-by-side pairs of runs,
              both servers on the same CPUs at the same time.
@@ -50,7 +52,7 @@ import servers  # noqa: E402
 import side_by_side  # noqa: E402
 import syscall_counter  # noqa: E402
 import variants as variants_module  # noqa: E402
-from servers import PATH, H2o, Hellod, Nginx, wait_for  # noqa: E402
+from servers import PATH, Floor, H2o, Hellod, Nginx, fetch_response, wait_for  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = ("keepalive", "pipelined", "close")
@@ -289,6 +291,36 @@ class Bench:
                 self.pairs.get(f"hellod/{peer}", []), scenario, "variant").get(
                     f"{scenario}.rps_per_cpu_vs_baseline") for peer in ("nginx", "h2o")}
             for scenario in PEER_PAIR_SCENARIOS}
+
+    def run_floor_pairs(self):
+        """The floor (bench/floor_server.cpp, hellod's response bytes and
+        loop shape without its HTTP work) side by side with nginx, and hellod
+        side by side with the floor, keep-alive: how far the kernel's
+        loopback work alone lets a server go past nginx per CPU-second, and
+        what hellod's own work costs against that."""
+        server_cpus, _ = self.placement(1)
+        response = self.hellod_response()
+        self.run_pair(self.made(Nginx(1, cpus=server_cpus)),
+                      self.made(Floor(self.args.floor, response, cpus=server_cpus)),
+                      ("keepalive",), name="floor/nginx")
+        self.run_pair(self.made(Floor(self.args.floor, response, cpus=server_cpus)),
+                      self.made(Hellod(self.args.hellod, 1, cpus=server_cpus)),
+                      ("keepalive",), name="hellod/floor")
+        self.summary["floor"] = {
+            name.replace("/", "_vs_"): side_by_side.figures(
+                self.pairs.get(name, []), "keepalive", "variant").get(
+                    "keepalive.rps_per_cpu_vs_baseline")
+            for name in ("floor/nginx", "hellod/floor")}
+        self.summary["floor"]["response_bytes"] = len(response)
+
+    def hellod_response(self):
+        """The bytes of the baseline hellod's response to the clients' request."""
+        hellod = self.made(Hellod(self.args.hellod, 1))
+        self.start(hellod)
+        try:
+            return fetch_response(hellod.port)
+        finally:
+            self.stop(hellod)
 
     def run_pair(self, baseline, variant, scenarios=VARIANT_SCENARIOS, name=None):
         """Side-by-side records of variant against baseline in each scenario,
@@ -667,6 +699,8 @@ class Bench:
             if not a.quick:  # --quick keeps under a minute
                 self.phase("peer_pairs", "throughput: hellod side by side with nginx, with h2o",
                            self.run_peer_pairs)
+                self.phase("floor_pairs", "throughput: the floor side by side with nginx, "
+                           "hellod with the floor", self.run_floor_pairs)
             if self.supported_variants():
                 self.phase("variant_pairs", "variants: side by side with the baseline, wrk",
                            self.run_variant_pairs)
@@ -800,6 +834,8 @@ def parse_args(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hellod", required=True, help="hellod binary")
     parser.add_argument("--alloc-count", required=True, help="hellod_alloc_count binary")
+    parser.add_argument("--floor", required=True,
+                        help="hellod_bench_floor binary (bench/floor_server.cpp)")
     parser.add_argument("--quick", action="store_true",
                         help="1 round of 1 s, no warm-up, 1 worker, fewer requests: a "
                         "development check")

@@ -104,6 +104,7 @@ def table_rows(summary):
                     + [ratio_text(values["hellod"], values[p]) for p in PEERS]
                     + [target_text(targets), check_targets(targets, values)])
     rows += side_by_side_rows(summary)
+    rows += floor_rows(summary)
     for workers, entry in summary.get("scaling", {}).items():
         if workers == "1":
             continue  # the rows above
@@ -131,6 +132,21 @@ def side_by_side_rows(summary):
                        for p in PEERS]
                     + [target_text(targets), ("ok" if all(verdicts) else "MISS") if verdicts
                        else ""])
+    return rows
+
+
+def floor_rows(summary):
+    """The floor (bench.py run_floor_pairs), keep-alive side by side: its req
+    per CPU-s over nginx's, and hellod's over the floor's. No target: they
+    show how far past nginx the kernel's loopback work leaves room for."""
+    floor = summary.get("floor", {})
+    rows = []
+    if floor.get("floor_vs_nginx"):
+        rows.append(["keep-alive req per server CPU-s, side by side: the floor (no HTTP work) "
+                     "[ratio]", "", "", "", f"{floor['floor_vs_nginx']:.2f}", "", "", ""])
+    if floor.get("hellod_vs_floor"):
+        rows.append(["keep-alive req per server CPU-s, side by side: hellod vs the floor "
+                     "[ratio]", f"{floor['hellod_vs_floor']:.3f}", "", "", "", "", "", ""])
     return rows
 
 

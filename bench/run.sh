@@ -26,7 +26,7 @@ MAKE
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=None -DBUILD_TESTING=OFF -DHELLOD_BENCH=ON \
   -DHELLOD_LTO=ON -DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS $CPPFLAGS" \
   -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" >/dev/null
-cmake --build build-bench -j"$(nproc)" --target hellod hellod_alloc_count
+cmake --build build-bench -j"$(nproc)" --target hellod hellod_alloc_count hellod_bench_floor
 
 bench_pid=""
 cleanup() {
@@ -41,6 +41,7 @@ trap cleanup EXIT INT TERM
 # Debian's python3, which install-deps.sh gave python3-yaml.
 timeout --signal=TERM --kill-after=30 600 \
   /usr/bin/python3 bench/bench.py --hellod build-bench/src/hellod \
-  --alloc-count build-bench/bench/hellod_alloc_count "$@" &
+  --alloc-count build-bench/bench/hellod_alloc_count \
+  --floor build-bench/bench/hellod_bench_floor "$@" &
 bench_pid=$!
 wait "$bench_pid"

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""The servers under test: hellod, nginx and h2o, started on loopback.
+"""The servers under test: hellod, nginx and h2o, started on loopback, and the
+floor (bench/floor_server.cpp), a server that does no HTTP work.
 
 Each server runs in the foreground as a child of bench.py, on a port of its
 own (hellod picks one itself and logs it; nginx and h2o get a port the kernel
@@ -428,3 +429,50 @@ class H2o(Server):
         # h2o's threads are one process; its child (a perl crash-report
         # helper, annotate-backtrace-symbols) serves nothing.
         return [self.proc.pid]
+
+
+class Floor(Server):
+    """bench/floor_server.cpp: the same response bytes for every request head,
+    with no HTTP work; what the kernel's loopback TCP work alone allows."""
+
+    name = "floor"
+
+    def __init__(self, binary, response, cpus=None):
+        """response: the bytes to send for every request (hellod's, see
+        fetch_response)."""
+        super().__init__(1, cpus)
+        self.binary = binary
+        self.response_path = os.path.join(self.dir, "response")
+        with open(self.response_path, "wb") as f:
+            f.write(response)
+
+    def command(self):
+        return [self.binary, self.response_path]
+
+    def wait_port(self, timeout):
+        def port():
+            self.check_alive()
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
+            return int(match.group(1)) if match else None
+        return wait_for(port, timeout, "the floor server's 'listening on' line")
+
+
+def fetch_response(port, timeout=10):
+    """The bytes of a server's whole response to the clients' request (GET
+    PATH, kept alive), head and Content-Length body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        data = b""
+        while True:
+            head_end = data.find(b"\r\n\r\n")
+            if head_end >= 0:
+                length = re.search(rb"\r\ncontent-length: *(\d+)", data[:head_end], re.I)
+                if length is None:
+                    raise RuntimeError(f"no Content-Length in {data[:head_end]!r}")
+                total = head_end + 4 + int(length.group(1))
+                if len(data) >= total:
+                    return data[:total]
+            chunk = client.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"connection closed after {data!r}")
+            data += chunk
