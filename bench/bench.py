@@ -13,10 +13,10 @@ Phases, each bounded in time:
              and with h2o in keep-alive and connection-per-request runs,
              the floor (floor_server.cpp: no HTTP work) side by side with
              nginx and hellod with the floor, keep-alive (not with
-             --quick), and each configuration variant of --variants (variants.yaml)
-             side by side with the baseline in keep-alive and pipelined
-             runs (bench/side_by_side.py): --side-by-side pairs of runs,
-             both servers on the same CPUs at the same time.
+             --quick), and each configuration variant of --variants
+             (variants.yaml) side by side with the baseline in keep-alive
+             and pipelined runs (bench/side_by_side.py): --side-by-side
+             pairs of runs, both servers on the same CPUs at the same time.
   memory     VmRSS growth per idle keep-alive connection with --idle connections
   syscalls   exact counts (perf stat of the syscall tracepoints,
              bench/syscall_counter.py) over a fixed number of keep-alive

@@ -169,6 +169,15 @@ class Server:
     def wait_port(self, timeout):
         raise NotImplementedError
 
+    def logged_port(self, timeout):
+        """The port of the server's "listening on 127.0.0.1:PORT" line, once
+        its log has one (hellod's, the floor's)."""
+        def port():
+            self.check_alive()
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
+            return int(match.group(1)) if match else None
+        return wait_for(port, timeout, f"{self.name}'s 'listening on' line")
+
     def expected_processes(self):
         return 1
 
@@ -263,11 +272,7 @@ class Hellod(Server):
             self.check_alive()
             return self.chosen_port
 
-        def port():
-            self.check_alive()
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
-            return int(match.group(1)) if match else None
-        return wait_for(port, timeout, "hellod's 'listening on' log line")
+        return self.logged_port(timeout)
 
 
 def baseline_config(workers, max_connections):
@@ -450,11 +455,7 @@ class Floor(Server):
         return [self.binary, self.response_path]
 
     def wait_port(self, timeout):
-        def port():
-            self.check_alive()
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
-            return int(match.group(1)) if match else None
-        return wait_for(port, timeout, "the floor server's 'listening on' line")
+        return self.logged_port(timeout)
 
 
 def fetch_response(port, timeout=10):
